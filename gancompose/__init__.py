@@ -1,0 +1,17 @@
+"""gancompose: compose, train and compare GAN variants from TOML recipes and pluggy plugins."""
+from importlib.metadata import PackageNotFoundError, version as _version
+
+import pluggy
+
+try:
+    __version__ = _version("gancompose")
+except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+    __version__ = "0.0.0+local"
+
+#: Marker for plugin implementations: decorate ``register_*`` functions with it.
+hookimpl = pluggy.HookimplMarker("gancompose")
+
+from gancompose.errors import RecipeError, GancomposeError  # noqa: E402
+from gancompose.params import Params  # noqa: E402
+
+__all__ = ["__version__", "hookimpl", "Params", "RecipeError", "GancomposeError"]

@@ -1,0 +1,106 @@
+"""Building a network from its recipe table, checked by a dry forward pass.
+
+A ``sequential`` network is built layer by layer: each layer gets the previous layer's output shape,
+and a shape that does not fit is reported at ``networks.NAME.layers[i]``. A block is built whole and
+checked the same way.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from gancompose.errors import RecipeError
+from gancompose.registry import Registry
+
+Shape = tuple[int, ...]
+
+
+@dataclass
+class LayerRow:
+    path: str
+    kind: str
+    out_shape: Shape
+    params: int
+
+
+@dataclass
+class NetworkReport:
+    name: str
+    in_shape: Shape
+    out_shape: Shape
+    params: int
+    rows: list[LayerRow] = field(default_factory=list)
+
+
+def count_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def dry_forward(module: nn.Module, in_shape: Shape) -> torch.Tensor:
+    """Run a batch of two zero samples through ``module`` without touching its state."""
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            return module(torch.zeros(2, *in_shape))
+    finally:
+        module.train(was_training)
+
+
+def _shape_error(what: str, in_shape: Shape, exc: Exception, key: list) -> RecipeError:
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return RecipeError(f"{what} cannot take an input of shape {tuple(in_shape)} (per sample): {msg}", key=key)
+
+
+def build_network(name: str, spec, in_shape: Shape, registry: Registry) -> tuple[nn.Module, NetworkReport]:
+    key = ["networks", name]
+    if spec.type == "sequential":
+        layers, rows, shape = [], [], tuple(in_shape)
+        for i, lspec in enumerate(spec.layers):
+            lkey = [*key, "layers", i]
+            comp = registry.get("layer", lspec.type)
+            try:
+                layer = comp.factory(lspec, shape)
+            except RecipeError as exc:
+                raise exc.under(lkey) from None
+            try:
+                out = dry_forward(layer, shape)
+            except Exception as exc:
+                raise _shape_error(f"layer {i} ({lspec.type})", shape, exc, lkey) from None
+            shape = tuple(out.shape[1:])
+            layers.append(layer)
+            rows.append(LayerRow(str(i), lspec.type, shape, count_params(layer)))
+        net: nn.Module = nn.Sequential(*layers)
+        report = NetworkReport(name, tuple(in_shape), shape, count_params(net), rows)
+    else:
+        comp = registry.get("block", spec.type)
+        try:
+            net = comp.factory(spec, tuple(in_shape))
+        except RecipeError as exc:
+            raise exc.under(key) from None
+        report = _report_block(name, net, tuple(in_shape), spec.type, key)
+    if spec.init is not None:
+        init = registry.get("initializer", spec.init.type).factory(spec.init)
+        init(net)
+    return net, report
+
+
+def _report_block(name: str, net: nn.Module, in_shape: Shape, type_name: str, key: list) -> NetworkReport:
+    rows: list[LayerRow] = []
+    hooks = []
+    for path, mod in net.named_modules():
+        if path and not any(True for _ in mod.children()):
+            def hook(m, args, out, _path=path):
+                shape = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else ()
+                rows.append(LayerRow(_path, type(m).__name__, shape, count_params(m)))
+            hooks.append(mod.register_forward_hook(hook))
+    try:
+        out = dry_forward(net, in_shape)
+    except Exception as exc:
+        raise _shape_error(f"block {type_name!r}", in_shape, exc, key) from None
+    finally:
+        for h in hooks:
+            h.remove()
+    return NetworkReport(name, in_shape, tuple(out.shape[1:]), count_params(net), rows)

@@ -1,0 +1,165 @@
+"""A :class:`Run`: every live object a recipe describes, plus the counters the loop advances."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from gancompose.builder.networks import NetworkReport, build_network
+from gancompose.data import BatchStream
+from gancompose.errors import RecipeError
+from gancompose.registry import Registry, default_registry
+
+
+@dataclass
+class TrainState:
+    """The counters a schedule is a function of; saved in every checkpoint."""
+    step: int = 0
+    images_seen: int = 0
+
+
+@dataclass
+class Run:
+    recipe: Any
+    registry: Registry
+    device: torch.device
+    dataset: Any
+    networks: nn.ModuleDict
+    reports: dict[str, NetworkReport]
+    optimizers: dict[str, torch.optim.Optimizer] = field(default_factory=dict)
+    lr_schedules: dict[str, Callable[[int, int], float] | None] = field(default_factory=dict)
+    loss: Any = None
+    regularizers: list[Any] = field(default_factory=list)
+    schedule: Any = None
+    ema: dict[str, nn.Module] = field(default_factory=dict)
+    stream: BatchStream | None = None
+    state: TrainState = field(default_factory=TrainState)
+    stop_requested: bool = False
+
+    # ------------------------------------------------------------------------------ data
+    def next_batch(self) -> dict[str, torch.Tensor]:
+        batch = self.stream.next()
+        self.state.images_seen += batch["image"].shape[0]
+        return batch
+
+    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        spec = self.recipe.latent
+        device = generator.device if generator is not None else self.device
+        if spec.distribution == "normal":
+            z = torch.randn(n, spec.dim, device=device, generator=generator)
+        else:
+            z = torch.rand(n, spec.dim, device=device, generator=generator) * 2 - 1
+        return z.to(self.device)
+
+    # -------------------------------------------------------------------- schedules, EMA
+    def apply_lr(self, step: int) -> None:
+        total = self.recipe.train.steps
+        for name, fn in self.lr_schedules.items():
+            if fn is None:
+                continue
+            factor = float(fn(step, total))
+            for group in self.optimizers[name].param_groups:
+                group["lr"] = group["initial_lr"] * factor
+
+    @torch.no_grad()
+    def update_ema(self, step: int) -> None:
+        spec = self.recipe.train.ema
+        if spec is None:
+            return
+        src, dst = self.networks[spec.network], self.ema[spec.network]
+        sp, dp = list(src.parameters()), list(dst.parameters())
+        if step < spec.start_step:
+            torch._foreach_copy_(dp, sp)
+        else:
+            torch._foreach_lerp_(dp, sp, 1.0 - spec.decay)
+        for b_dst, b_src in zip(dst.buffers(), src.buffers()):
+            b_dst.copy_(b_src)
+
+    def sampling_network(self, name: str, use_ema: bool = True) -> nn.Module:
+        return self.ema[name] if use_ema and name in self.ema else self.networks[name]
+
+    def generator_name(self) -> str:
+        return self.schedule.roles.get("generator") if self.schedule is not None else next(
+            n for n, s in self.recipe.networks.items() if s.input == "latent")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise RecipeError(f"unknown device {name!r}", key=["train", "device"],
+                          hint="use 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RecipeError(f"device {name!r} asked for, but CUDA is not available here", key=["train", "device"],
+                          hint="use --device cpu (or train.device = 'auto')")
+    return device
+
+
+def _input_shape(name: str, spec, recipe, dataset) -> tuple[int, ...]:
+    if spec.input == "latent":
+        return (recipe.latent.dim,)
+    return tuple(dataset.sample_shape)
+
+
+def build_networks(recipe, registry: Registry, dataset) -> tuple[nn.ModuleDict, dict[str, NetworkReport]]:
+    networks, reports = nn.ModuleDict(), {}
+    for name, spec in recipe.networks.items():
+        net, report = build_network(name, spec, _input_shape(name, spec, recipe, dataset), registry)
+        if spec.input == "latent" and report.out_shape != tuple(dataset.sample_shape):
+            raise RecipeError(
+                f"the network produces samples of shape {report.out_shape}, but the data's samples have "
+                f"shape {tuple(dataset.sample_shape)}", key=["networks", name],
+                hint="match the network's output (channels, image size) to [data]")
+        networks[name] = net
+        reports[name] = report
+    return networks, reports
+
+
+def _build(kind: str, spec, registry: Registry, key: list, *args):
+    comp = registry.get(kind, spec.type)
+    try:
+        return comp.factory(spec, *args)
+    except RecipeError as exc:
+        raise exc.under(key) from None
+
+
+def build_dataset(recipe, registry: Registry):
+    return _build("dataset", recipe.data, registry, ["data"])
+
+
+def build_run(recipe, *, registry: Registry | None = None, device: torch.device | None = None,
+              dataset=None, with_data: bool = True) -> Run:
+    """Build everything a recipe describes. Seeds torch with ``train.seed`` first, so the initial
+    weights depend on the seed alone."""
+    registry = registry or default_registry()
+    torch.manual_seed(recipe.train.seed)
+    device = device or resolve_device(recipe.train.device)
+    dataset = dataset if dataset is not None else build_dataset(recipe, registry)
+    networks, reports = build_networks(recipe, registry, dataset)
+    networks.to(device)
+    run = Run(recipe=recipe, registry=registry, device=device, dataset=dataset, networks=networks, reports=reports)
+
+    if recipe.train.ema is not None:
+        name = recipe.train.ema.network
+        run.ema[name] = copy.deepcopy(networks[name]).eval().requires_grad_(False)
+
+    for name, spec in recipe.optimizers.items():
+        opt = _build("optimizer", spec, registry, ["optimizers", name], networks[name].parameters())
+        for group in opt.param_groups:
+            group.setdefault("initial_lr", group["lr"])
+        run.optimizers[name] = opt
+        run.lr_schedules[name] = (None if spec.lr_schedule is None else
+                                  _build("lr_schedule", spec.lr_schedule, registry, ["optimizers", name, "lr_schedule"]))
+    run.loss = _build("loss", recipe.loss, registry, ["loss"])
+    run.regularizers = [_build("regularizer", spec, registry, ["regularizers", i])
+                        for i, spec in enumerate(recipe.regularizers)]
+    run.schedule = _build("schedule", recipe.schedule, registry, ["schedule"], run)
+    if with_data:
+        run.stream = BatchStream(dataset, recipe.train.batch_size, seed=recipe.train.seed, device=device,
+                                 num_workers=recipe.train.num_workers)
+    return run

@@ -1,0 +1,56 @@
+"""Progress display: a rich bar with ETA, images/s and current losses, or plain log lines (``--quiet``)."""
+from __future__ import annotations
+
+import rich.progress as rp
+from rich.console import Console
+
+
+def _losses(record: dict) -> str:
+    return "  ".join(f"{k.replace('/adversarial', '')} {v:.3f}" for k, v in record.items()
+                     if "/" in k)
+
+
+class Progress:
+    def __init__(self, metrics, total: int, console: Console | None = None):
+        self.metrics, self.total = metrics, total
+        self.console = console or Console(stderr=True)
+        self.bar = rp.Progress(
+            rp.TextColumn("[bold]{task.description}"), rp.BarColumn(), rp.MofNCompleteColumn(),
+            rp.TimeElapsedColumn(), rp.TextColumn("eta"), rp.TimeRemainingColumn(),
+            rp.TextColumn("{task.fields[speed]}"), rp.TextColumn("{task.fields[losses]}"),
+            console=self.console, transient=False)
+        self.task = None
+
+    def on_train_start(self, run) -> None:
+        self.bar.start()
+        self.task = self.bar.add_task(run.recipe.name or "train", total=self.total, completed=run.state.step,
+                                      speed="", losses="")
+
+    def on_step_end(self, run, logs) -> None:
+        rec = self.metrics.latest
+        fields = {"speed": f"{rec['img_per_s']:.0f} img/s", "losses": _losses(rec)} if rec else {}
+        self.bar.update(self.task, completed=run.state.step, **fields)
+
+    def on_train_end(self, run) -> None:
+        self.bar.stop()
+
+
+class QuietLog:
+    """One plain line per logged interval, for logs and CI."""
+
+    def __init__(self, metrics, total: int, console: Console | None = None):
+        self.metrics, self.total = metrics, total
+        self.console = console or Console(stderr=True, highlight=False)
+        self._last = None
+
+    def on_train_start(self, run) -> None:
+        pass
+
+    def on_step_end(self, run, logs) -> None:
+        rec = self.metrics.latest
+        if rec and rec is not self._last:
+            self._last = rec
+            self.console.print(f"step {rec['step']}/{self.total}  {rec['img_per_s']:.0f} img/s  {_losses(rec)}")
+
+    def on_train_end(self, run) -> None:
+        pass

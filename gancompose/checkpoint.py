@@ -1,0 +1,186 @@
+"""Checkpoints: one safetensors file with every tensor of a run, and the recipe in its metadata.
+
+Tensor names:
+    networks.NAME.<state_dict key>       weights and buffers, named as in the recipe
+    ema.NAME.<state_dict key>            EMA copies
+    optimizers.NAME.<param index>.<key>  optimizer state (exp_avg, step, ...)
+    rng.cpu, rng.cuda.<i>                random generator states
+    counters                             int64 [step, images_seen, data_epoch, data_position]
+Metadata (strings): format, gancompose_version, recipe (JSON), optimizers (JSON: param_groups and
+non-tensor state), created.
+
+A config plus a safetensors file is a complete, portable model: ``gancompose sample`` needs nothing else.
+Writes are atomic: a temporary file in the same folder, flushed to disk, then renamed over the target.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from gancompose import __version__
+from gancompose.errors import CheckpointError
+
+FORMAT = "gancompose.checkpoint/1"
+
+
+# ------------------------------------------------------------------------------- writing
+def atomic_save(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _cpu(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().to("cpu").contiguous()
+
+
+def _add_module(tensors: dict[str, torch.Tensor], prefix: str, module: torch.nn.Module) -> None:
+    seen: dict[int, str] = {}
+    for key, value in module.state_dict().items():
+        t = _cpu(value)
+        ptr = value.data_ptr()
+        # safetensors refuses tensors sharing memory: store tied weights as copies
+        tensors[f"{prefix}.{key}"] = t.clone() if ptr in seen else t
+        seen[ptr] = key
+
+
+def run_tensors(run, stream_state: tuple[int, int]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    tensors: dict[str, torch.Tensor] = {}
+    for name, net in run.networks.items():
+        _add_module(tensors, f"networks.{name}", net)
+    for name, net in run.ema.items():
+        _add_module(tensors, f"ema.{name}", net)
+    opt_meta: dict[str, Any] = {}
+    for name, opt in run.optimizers.items():
+        sd = opt.state_dict()
+        scalars: dict[str, dict[str, Any]] = {}
+        for idx, state in sd["state"].items():
+            for key, value in state.items():
+                if isinstance(value, torch.Tensor):
+                    tensors[f"optimizers.{name}.{idx}.{key}"] = _cpu(value)
+                else:
+                    scalars.setdefault(str(idx), {})[key] = value
+        opt_meta[name] = {"param_groups": sd["param_groups"], "scalars": scalars}
+    tensors["rng.cpu"] = torch.get_rng_state()
+    if torch.cuda.is_available() and run.device.type == "cuda":
+        for i, state in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = state
+    tensors["counters"] = torch.tensor([run.state.step, run.state.images_seen, *stream_state], dtype=torch.int64)
+    metadata = {
+        "format": FORMAT,
+        "gancompose_version": __version__,
+        "recipe": json.dumps(run.recipe.model_dump(mode="json")),
+        "optimizers": json.dumps(opt_meta),
+        "sample_shape": json.dumps(list(run.dataset.sample_shape)),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    return tensors, metadata
+
+
+def save_checkpoint(run, path: str | Path) -> Path:
+    """Write everything needed to resume ``run`` exactly, atomically."""
+    stream_state = run.stream.state() if run.stream is not None else (0, 0)
+    tensors, metadata = run_tensors(run, stream_state)
+    return atomic_save(tensors, path, metadata)
+
+
+# ------------------------------------------------------------------------------- reading
+class Checkpoint:
+    """A checkpoint file opened lazily: metadata at once, tensors on demand."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise CheckpointError(f"checkpoint not found: {self.path}")
+        try:
+            with safe_open(str(self.path), framework="pt") as f:
+                self.metadata = f.metadata() or {}
+                self.keys = list(f.keys())
+        except Exception as exc:
+            raise CheckpointError(f"{self.path} is not a readable safetensors file: {exc}") from None
+        if self.metadata.get("format") != FORMAT:
+            raise CheckpointError(f"{self.path} is not a gancompose checkpoint (format "
+                                  f"{self.metadata.get('format')!r}, expected {FORMAT!r})")
+
+    @property
+    def recipe(self) -> dict[str, Any]:
+        return json.loads(self.metadata["recipe"])
+
+    def tensors(self, prefix: str = "") -> dict[str, torch.Tensor]:
+        out = {}
+        with safe_open(str(self.path), framework="pt") as f:
+            for key in self.keys:
+                if key.startswith(prefix):
+                    out[key[len(prefix):]] = f.get_tensor(key)
+        return out
+
+    def counters(self) -> list[int]:
+        return self.tensors("counters")[""].tolist()
+
+
+def load_module(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
+    missing = sorted(set(module.state_dict()) - set(state))
+    unexpected = sorted(set(state) - set(module.state_dict()))
+    if missing or unexpected:
+        raise CheckpointError(f"{what}: the checkpoint does not match the network "
+                              f"(missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
+                              f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''})")
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{what}: {str(exc).splitlines()[-1].strip()}") from None
+
+
+def load_networks(run, ckpt: Checkpoint, *, ema: bool = True) -> None:
+    for name, net in run.networks.items():
+        load_module(net, ckpt.tensors(f"networks.{name}."), f"network {name!r}")
+    if ema:
+        for name, net in run.ema.items():
+            state = ckpt.tensors(f"ema.{name}.")
+            if state:
+                load_module(net, state, f"EMA of {name!r}")
+
+
+def restore_run(run, ckpt: Checkpoint) -> None:
+    """Put ``run`` back in the state the checkpoint was written in (weights, optimizers, RNG, counters)."""
+    load_networks(run, ckpt)
+    opt_meta = json.loads(ckpt.metadata.get("optimizers", "{}"))
+    for name, opt in run.optimizers.items():
+        if name not in opt_meta:
+            raise CheckpointError(f"the checkpoint has no optimizer state for {name!r}")
+        flat = ckpt.tensors(f"optimizers.{name}.")
+        state: dict[int, dict[str, Any]] = {}
+        for key, value in flat.items():
+            idx, _, field = key.partition(".")
+            state.setdefault(int(idx), {})[field] = value.to(run.device) if field != "step" else value
+        for idx, scalars in opt_meta[name]["scalars"].items():
+            state.setdefault(int(idx), {}).update(scalars)
+        opt.load_state_dict({"state": state, "param_groups": opt_meta[name]["param_groups"]})
+    rng = ckpt.tensors("rng.")
+    torch.set_rng_state(rng["cpu"])
+    cuda_states = [rng[f"cuda.{i}"] for i in range(len(rng)) if f"cuda.{i}" in rng]
+    if cuda_states and run.device.type == "cuda":
+        torch.cuda.set_rng_state_all(cuda_states)
+    step, images_seen, epoch, position = ckpt.counters()
+    run.state.step, run.state.images_seen = step, images_seen
+    if run.stream is not None:
+        run.stream.epoch, run.stream.position = epoch, position
+        run.stream._it = None

@@ -1,0 +1,173 @@
+"""The ``gancompose`` command line. User errors print one message and exit 2, without a traceback."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from gancompose import __version__
+from gancompose.errors import GancomposeError
+from gancompose.registry import KINDS, default_registry
+
+err_console = Console(stderr=True, highlight=False)
+out_console = Console(highlight=False)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except GancomposeError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            ctx.exit(2)
+
+
+def _registry():
+    reg = default_registry()
+    for f in reg.failures:
+        err_console.print(f"[yellow]warning:[/] plugin {f.plugin!r} failed ({f.stage}): {f.error}")
+    return reg
+
+
+def _load(recipe: str, overrides: tuple[str, ...]):
+    from gancompose.recipe import load_recipe
+    return load_recipe(recipe, overrides, registry=_registry())
+
+
+set_option = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                          help="Override a recipe value, e.g. --set train.batch_size=32 (repeatable).")
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="gancompose")
+def cli():
+    """Train, compare and recombine GAN variants from TOML recipes."""
+
+
+@cli.command("list-components")
+@click.option("--kind", type=click.Choice(KINDS), help="Only components of this kind.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output with parameter schemas.")
+def list_components(kind, as_json):
+    """List every registered component: kind, name, plugin and a one-line doc."""
+    reg = _registry()
+    comps = [c for c in reg if kind is None or c.kind == kind]
+    if as_json:
+        click.echo(json.dumps({"components": [c.to_json() for c in comps],
+                               "failures": [f.__dict__ for f in reg.failures]}, indent=2))
+        return
+    table = Table(title=f"gancompose components ({len(comps)})")
+    for col in ("kind", "name", "plugin", "doc"):
+        table.add_column(col, overflow="fold")
+    for c in comps:
+        table.add_row(c.kind, c.name, c.plugin, c.doc)
+    out_console.print(table)
+
+
+@cli.command()
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@set_option
+def validate(recipe, overrides):
+    """Check a recipe: schema, component names, and shapes (by a dry forward pass)."""
+    from gancompose.builder import build_run
+    r = _load(recipe, overrides)
+    run = build_run(r, with_data=False, device=_cpu())
+    nets = ", ".join(f"{n} ({rep.params:,} params)" for n, rep in run.reports.items())
+    out_console.print(f"[green]ok[/]: {recipe}: {nets}")
+
+
+def _cpu():
+    import torch
+    return torch.device("cpu")
+
+
+@cli.command()
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@set_option
+def explain(recipe, overrides):
+    """Show each network layer by layer (output shapes, parameters) and the training schedule."""
+    from gancompose.builder import build_run
+    from gancompose.explain import render_explanation
+    r = _load(recipe, overrides)
+    run = build_run(r, with_data=False, device=_cpu())
+    render_explanation(run, out_console)
+
+
+@cli.command()
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@set_option
+@click.option("--max-steps", type=click.IntRange(min=1), help="Stop when the step counter reaches this.")
+@click.option("--device", help="cpu, cuda, cuda:N or auto (overrides train.device).")
+@click.option("--seed", type=int, help="Random seed (overrides train.seed).")
+@click.option("--resume", type=click.Path(dir_okay=False), help="Continue a run from its checkpoint.")
+@click.option("--output-dir", help="Where run folders go (overrides train.output_dir).")
+@click.option("--quiet", is_flag=True, help="Plain log lines instead of a progress bar.")
+def run(recipe, overrides, max_steps, device, seed, resume, output_dir, quiet):
+    """Train a recipe. Writes a run folder with the recipe, metrics.jsonl, samples and checkpoints."""
+    from gancompose.runner import run_recipe
+    extra = [f"train.device={json.dumps(device)}"] if device else []
+    extra += [f"train.seed={seed}"] if seed is not None else []
+    extra += [f"train.output_dir={json.dumps(output_dir)}"] if output_dir else []
+    r = _load(recipe, (*overrides, *extra))
+    result = run_recipe(r, resume=resume, max_steps=max_steps, quiet=quiet or not sys.stderr.isatty(),
+                        console=err_console)
+    status = "stopped early" if result.stopped_early else "done"
+    err_console.print(f"{status} at step {result.run.state.step}: {result.run_dir}")
+    if result.last_checkpoint:
+        err_console.print(f"checkpoint: {result.run_dir / 'checkpoints' / 'last.safetensors'}")
+
+
+@cli.command()
+@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.option("-n", "count", default=64, show_default=True, type=click.IntRange(min=1), help="Number of samples.")
+@click.option("-o", "output", default="samples.png", show_default=True, help="PNG grid to write.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the latents.")
+@click.option("--no-ema", is_flag=True, help="Use the trained weights even if an EMA copy exists.")
+@click.option("--device", default="cpu", show_default=True, help="Device to sample on.")
+def sample(checkpoint, count, output, seed, no_ema, device):
+    """Generate a grid of samples from a checkpoint (its recipe is read from the file)."""
+    from gancompose.runner import load_for_sampling
+    from gancompose.sampling import generate, save_grid
+    _registry()
+    run_ = load_for_sampling(checkpoint, device=device)
+    path = save_grid(generate(run_, count, seed=seed, use_ema=not no_ema), output)
+    err_console.print(f"wrote {count} samples to {path}")
+
+
+@cli.command()
+def schema():
+    """Print the JSON Schema of recipes (every registered component included)."""
+    from gancompose.recipe import recipe_model
+    click.echo(json.dumps(recipe_model(_registry()).model_json_schema(), indent=2))
+
+
+@cli.group()
+def data():
+    """Prepare datasets."""
+
+
+@data.command("download")
+@click.argument("name")
+@click.option("--root", default="data", show_default=True, help="Folder to download into.")
+@click.option("--mirror", help="Base URL to download from instead of the official mirrors.")
+def data_download(name, root, mirror):
+    """Download and verify a dataset that supports it (e.g. mnist, cifar10)."""
+    from gancompose.errors import DataError, did_you_mean
+    reg = _registry()
+    able = [c.name for c in reg.of_kind("dataset") if hasattr(c.factory, "download")]
+    comp = reg.get("dataset", name)
+    if not hasattr(comp.factory, "download"):
+        raise DataError(f"dataset {name!r} has nothing to download", hint=did_you_mean(name, able))
+    comp.factory.download(Path(root), mirror=mirror)
+    err_console.print(f"[green]ok[/]: {name} is in {root}")
+
+
+def main() -> None:
+    cli(prog_name="gancompose")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

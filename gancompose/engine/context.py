@@ -1,0 +1,73 @@
+"""The context a term reads: real data, latents, generated images and networks, computed lazily.
+
+A context lives for one run of one phase. Nothing is computed unless a term asks for it, and what
+is computed is cached, so two terms reading ``ctx.fake`` share one generator forward pass.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+
+class StepContext:
+    def __init__(self, run, step: int, shared: dict[str, Any], reuse: tuple[str, ...] = ()):
+        self.run = run
+        self.step = step
+        self._shared = shared  # tensors cached across the phases of one step
+        self._reuse = reuse
+        self._cache: dict[str, Any] = {}
+
+    # ----------------------------------------------------------------------------- networks
+    def net(self, role: str) -> torch.nn.Module:
+        """The network playing ``role`` in the schedule (``"generator"``, ``"discriminator"``...)."""
+        return self.run.networks[self.run.schedule.roles[role]]
+
+    @property
+    def generator(self) -> torch.nn.Module:
+        return self.net("generator")
+
+    @property
+    def discriminator(self) -> torch.nn.Module:
+        return self.net("discriminator")
+
+    @property
+    def device(self) -> torch.device:
+        return self.run.device
+
+    @property
+    def batch_size(self) -> int:
+        return self.run.recipe.train.batch_size
+
+    # --------------------------------------------------------------------------------- data
+    def _cached(self, key: str, make):
+        if key in self._cache:
+            return self._cache[key]
+        if key in self._reuse and key in self._shared:
+            value = self._shared[key]
+        else:
+            value = make()
+        self._cache[key] = self._shared[key] = value
+        return value
+
+    @property
+    def batch(self) -> dict[str, torch.Tensor]:
+        """The next batch of real data (fetched once per phase run)."""
+        return self._cached("batch", self.run.next_batch)
+
+    @property
+    def real(self) -> torch.Tensor:
+        return self.batch["image"]
+
+    @property
+    def latent(self) -> torch.Tensor:
+        return self._cached("latent", lambda: self.run.sample_latent(self.batch_size))
+
+    @property
+    def fake(self) -> torch.Tensor:
+        """``generator(latent)``, with its graph: detach it where the generator must not learn."""
+        return self._cached("fake", lambda: self.generator(self.latent))
+
+    def remember(self, key: str, make):
+        """Cache any other per-phase computation under ``key`` (plugins use this for their terms)."""
+        return self._cached(key, make)

@@ -1,0 +1,105 @@
+"""The one training loop. It owns ``backward()``; everything variant-specific comes from the schedule.
+
+    for each step:
+        set learning rates for this step
+        for each phase the schedule gives for this step:
+            repeat phase.repeat times:
+                loss = sum(weight * term(ctx) for each term active at this step)
+                zero the phase's optimizers; loss.backward(); step them
+        update EMA; advance counters; callbacks
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Iterable, Protocol
+
+import torch
+
+from gancompose.engine.context import StepContext
+
+
+class Callback(Protocol):
+    def on_train_start(self, run) -> None: ...
+    def on_step_end(self, run, logs: "StepLogs") -> None: ...
+    def on_train_end(self, run) -> None: ...
+
+
+class StepLogs:
+    """Loss values accumulated on the device (no host sync per step) and read out on demand."""
+
+    def __init__(self) -> None:
+        self._sums: dict[str, torch.Tensor] = {}
+        self._counts: dict[str, int] = defaultdict(int)
+
+    def add(self, key: str, value: torch.Tensor) -> None:
+        value = value.detach()
+        self._sums[key] = self._sums[key] + value if key in self._sums else value.clone()
+        self._counts[key] += 1
+
+    def means(self) -> dict[str, float]:
+        if not self._sums:
+            return {}
+        keys = list(self._sums)
+        values = torch.stack([self._sums[k].float() / self._counts[k] for k in keys]).tolist()
+        return dict(zip(keys, values))
+
+    def reset(self) -> None:
+        self._sums.clear()
+        self._counts.clear()
+
+
+class _GradSwitch:
+    """Freezes and unfreezes networks per phase, touching parameters only when the state changes."""
+
+    def __init__(self, networks):
+        self.networks = networks
+        self.frozen: set[str] = set()
+
+    def set(self, frozen: Iterable[str]) -> None:
+        frozen = set(frozen)
+        for name in frozen ^ self.frozen:
+            self.networks[name].requires_grad_(name not in frozen)
+        self.frozen = frozen
+
+
+def run_step(run, step: int, logs: StepLogs, grads: _GradSwitch) -> None:
+    run.apply_lr(step)
+    shared: dict = {}
+    for phase in run.schedule.phases(step):
+        terms = [t for t in phase.terms if step % t.every == 0]
+        if not terms:
+            continue
+        grads.set(phase.frozen)
+        optimizers = [run.optimizers[name] for name in phase.optimizers]
+        for _ in range(phase.repeat):
+            ctx = StepContext(run, step, shared, phase.reuse)
+            total = None
+            for term in terms:
+                value = term(ctx) * term.weight
+                logs.add(f"{phase.name}/{term.name}", value)
+                total = value if total is None else total + value
+            for opt in optimizers:
+                opt.zero_grad(set_to_none=True)
+            total.backward()
+            for opt in optimizers:
+                opt.step()
+    grads.set(())
+    run.update_ema(step)
+
+
+def train(run, *, until: int | None = None, callbacks: Iterable[Callback] = ()) -> None:
+    """Train ``run`` from its current step up to ``until`` (default: the recipe's ``train.steps``)."""
+    until = run.recipe.train.steps if until is None else until
+    callbacks = list(callbacks)
+    logs = StepLogs()
+    grads = _GradSwitch(run.networks)
+    run.networks.train()
+    for cb in callbacks:
+        cb.on_train_start(run)
+    while run.state.step < until and not run.stop_requested:
+        run_step(run, run.state.step, logs, grads)
+        run.state.step += 1
+        for cb in callbacks:
+            cb.on_step_end(run, logs)
+    for cb in callbacks:
+        cb.on_train_end(run)

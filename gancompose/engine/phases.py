@@ -1,0 +1,75 @@
+"""What one training step is made of: phases of weighted terms, declared by a schedule.
+
+A *term* is a small callable ``term(ctx) -> scalar Tensor`` with a ``name``, a ``weight`` and an
+interval ``every`` (a lazy regularizer fires on steps divisible by it). A *phase* sums its active
+terms, calls ``backward()`` once and steps the optimizers of the networks it trains. A *schedule*
+(a ``register_schedules`` component) says which phases a step runs; it must be a pure function of
+the step counter so that a resumed run is exact.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
+
+import torch
+from pydantic import Field, PositiveInt
+
+from gancompose.params import Params
+
+
+@runtime_checkable
+class Term(Protocol):
+    name: str
+    weight: float
+    every: int
+
+    def __call__(self, ctx) -> torch.Tensor: ...
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One optimisation phase of a step.
+
+    name: used in logs (``discriminator/adversarial``).
+    terms: summed (times their weights) into the phase's loss.
+    optimizers: names of the networks whose optimizers step after ``backward()``.
+    frozen: networks whose parameters need no gradient in this phase (saves their weight-gradient work).
+    repeat: how many times the phase runs per step (``n_critic``), each time on fresh data and latents.
+    reuse: step-cached tensors (e.g. ``"fake"``) this phase may take from an earlier phase of the step
+        instead of recomputing them.
+    """
+    name: str
+    terms: tuple[Term, ...]
+    optimizers: tuple[str, ...]
+    frozen: tuple[str, ...] = ()
+    repeat: int = 1
+    reuse: tuple[str, ...] = ()
+
+
+class Schedule(Protocol):
+    #: role -> network name (e.g. {"generator": "generator", "discriminator": "discriminator"})
+    roles: dict[str, str]
+
+    def phases(self, step: int) -> list[Phase]: ...
+
+
+class RegularizerParams(Params):
+    """Common parameters of every regularizer term."""
+    weight: float = Field(1.0, description="multiplies the term")
+    every: PositiveInt = Field(1, description="apply on steps divisible by this (lazy regularization)")
+    phase: Literal["discriminator", "generator"] = Field("discriminator", description="the phase it joins")
+
+
+class RegularizerTerm:
+    """Base for regularizer terms: takes weight, interval and phase from its :class:`RegularizerParams`.
+    Subclasses implement ``__call__(ctx)``."""
+    name = "regularizer"
+
+    def __init__(self, params: RegularizerParams):
+        self.params = params
+        self.weight = params.weight
+        self.every = params.every
+        self.phase = params.phase
+
+    def __call__(self, ctx) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError

@@ -1,0 +1,50 @@
+"""``gancompose explain``: each network layer by layer, and what the schedule does in a step."""
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _shape(s) -> str:
+    return "(" + ", ".join(str(d) for d in s) + ")"
+
+
+def render_explanation(run, console: Console) -> None:
+    r = run.recipe
+    console.print(f"[bold]{r.name}[/]" + (f": {r.description}" if r.description else ""))
+    for name, rep in run.reports.items():
+        spec = r.networks[name]
+        table = Table(title=f"network {name!r}: {spec.type}, input {spec.input} {_shape(rep.in_shape)}",
+                      title_justify="left")
+        for col, just in (("layer", "left"), ("type", "left"), ("output shape", "left"), ("params", "right")):
+            table.add_column(col, justify=just)
+        for row in rep.rows:
+            table.add_row(row.path, row.kind, _shape(row.out_shape), f"{row.params:,}")
+        table.add_section()
+        table.add_row("total", "", _shape(rep.out_shape), f"[bold]{rep.params:,}[/]")
+        console.print(table)
+
+    t = r.train
+    sched = Table(title=f"schedule {r.schedule.type!r}: one step", title_justify="left")
+    for col in ("phase", "repeat", "terms (weight, every)", "steps optimizer of", "frozen"):
+        sched.add_column(col)
+    for ph in run.schedule.phases(0):
+        terms = ", ".join(f"{tm.name} ({tm.weight:g}, {tm.every})" for tm in ph.terms)
+        sched.add_row(ph.name, str(ph.repeat), terms, ", ".join(ph.optimizers), ", ".join(ph.frozen) or "-")
+    console.print(sched)
+
+    opt = Table(title="optimizers", title_justify="left")
+    for col in ("network", "optimizer", "settings", "lr schedule"):
+        opt.add_column(col)
+    for name, spec in r.optimizers.items():
+        settings = ", ".join(f"{k}={v}" for k, v in spec.model_dump(exclude={"type", "lr_schedule"}).items())
+        lr = spec.lr_schedule.type if spec.lr_schedule else "constant"
+        opt.add_row(name, spec.type, settings, lr)
+    console.print(opt)
+    ds = run.dataset
+    console.print(f"data: {r.data.type}, {len(ds):,} samples of shape {_shape(ds.sample_shape)}"
+                  + (f", {ds.num_classes} classes" if getattr(ds, "num_classes", None) else ""))
+    console.print(f"loss: {r.loss.type}; latent: {r.latent.dim} ({r.latent.distribution})")
+    console.print(f"train: {t.steps:,} steps x batch {t.batch_size} = {t.steps * t.batch_size:,} real images per "
+                  f"discriminator phase; samples every {t.sample_every}, checkpoints every {t.checkpoint_every}"
+                  + (f"; EMA of {t.ema.network} (decay {t.ema.decay})" if t.ema else ""))

@@ -1,0 +1,119 @@
+"""Every hook a gancompose plugin can implement, declared and documented in one place.
+
+A plugin is a module registered under the ``gancompose`` entry-point group in its package metadata::
+
+    [project.entry-points.gancompose]
+    mything = "gancompose_mything"
+
+The module implements any of the hooks below with :data:`gancompose.hookimpl`. Each ``register_*``
+hook receives one argument, ``register``, a callable::
+
+    register(name, factory, params=MyParams, doc=None)
+
+``name`` is what a recipe writes after ``type =``; ``factory`` builds the component (its signature
+depends on the kind, see each hook); ``params`` is a :class:`gancompose.Params` subclass describing
+the component's parameters (omit it for a component without parameters); ``doc`` is a one-line
+description (default: the first line of the factory's docstring).
+
+Built-in components are registered through these same hooks and the same entry-point group, so a
+third-party package is indistinguishable from a built-in one. A plugin that fails to import, or whose
+hook raises, is reported by name and the others still load. Two plugins registering the same
+``kind/name`` is an error that names both.
+"""
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("gancompose")
+
+
+@hookspec
+def register_layers(register):
+    """Register layers: one step of a ``type = "sequential"`` network's ``layers`` list.
+
+    ``factory(params, in_shape) -> torch.nn.Module``. ``in_shape`` is the per-sample shape of the
+    layer's input (batch dimension excluded), so a layer infers its input size (``in_features``,
+    ``in_channels``) from the previous layer instead of making the user repeat it.
+    """
+
+
+@hookspec
+def register_blocks(register):
+    """Register blocks: whole networks with parameters (``[networks.NAME] type = "dcgan_generator"``).
+
+    ``factory(params, in_shape) -> torch.nn.Module``; ``in_shape`` is the per-sample input shape
+    the network will receive (the latent vector, or a data sample).
+    """
+
+
+@hookspec
+def register_losses(register):
+    """Register losses: the adversarial objective in ``[loss]`` (and later cycle or identity terms).
+
+    ``factory(params) -> object`` with ``discriminator(real_out, fake_out) -> Tensor`` and
+    ``generator(fake_out, real_out) -> Tensor``; ``real_out``/``fake_out`` are discriminator outputs.
+    """
+
+
+@hookspec
+def register_regularizers(register):
+    """Register regularizers: extra terms in ``[[regularizers]]`` (gradient penalty, R1, ...).
+
+    ``factory(params) -> Term`` where a term is ``term(ctx) -> scalar Tensor``, applied in
+    ``params.phase`` with ``params.weight`` every ``params.every`` steps. Parameter models should
+    subclass :class:`gancompose.engine.terms.RegularizerParams`.
+    """
+
+
+@hookspec
+def register_optimizers(register):
+    """Register optimizers (``[optimizers.NETWORK] type = "adam"``).
+
+    ``factory(params, parameters) -> torch.optim.Optimizer``.
+    """
+
+
+@hookspec
+def register_lr_schedules(register):
+    """Register learning-rate schedules (``[optimizers.NETWORK.lr_schedule]``).
+
+    ``factory(params) -> callable(step, total_steps) -> float``: a factor multiplying the base
+    learning rate. It must be a pure function of the step so a resumed run is exact.
+    """
+
+
+@hookspec
+def register_initializers(register):
+    """Register weight initializers (``[networks.NAME] init = {type = "normal", std = 0.02}``).
+
+    ``factory(params) -> callable(module) -> None`` applied to the built network.
+    """
+
+
+@hookspec
+def register_datasets(register):
+    """Register datasets (``[data] type = "shapes"``).
+
+    ``factory(params) -> torch.utils.data.Dataset`` whose items are ``{"image": Tensor, ...}``
+    dicts (``"label"`` for labelled data), images scaled to ``[-1, 1]``. The dataset exposes
+    ``sample_shape`` (per-sample shape of ``"image"``) and ``num_classes`` (``None`` if unlabelled).
+    A factory class may offer ``download(root, mirror=None)`` for ``gancompose data download``.
+    """
+
+
+@hookspec
+def register_metrics(register):
+    """Register metrics (``[[metrics]] type = "..."``), computed at intervals during training.
+
+    ``factory(params) -> callable(run) -> dict[str, float]``.
+    """
+
+
+@hookspec
+def register_schedules(register):
+    """Register training schedules (variants): what each step of the one training loop does.
+
+    ``factory(params, run) -> Schedule`` with ``phases(step) -> list[Phase]``: which terms are
+    summed, which optimizers step, which networks are frozen, how often a phase repeats. A GAN
+    variant is a composition of components and a schedule, never a trainer subclass.
+    """

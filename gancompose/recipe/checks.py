@@ -1,0 +1,27 @@
+"""Checks across sections that a per-field model cannot make: names that refer to other names."""
+from __future__ import annotations
+
+from gancompose.errors import RecipeError, did_you_mean
+
+NETWORK_INPUTS = ("latent", "data")
+
+
+def check_references(recipe, *, file: str | None = None) -> None:
+    problems: list[RecipeError] = []
+    nets = list(recipe.networks)
+    for name, spec in recipe.networks.items():
+        if spec.input not in NETWORK_INPUTS:
+            problems.append(RecipeError(f"unknown input {spec.input!r}", key=["networks", name, "input"],
+                                        hint=did_you_mean(spec.input, NETWORK_INPUTS)))
+    for name in recipe.optimizers:
+        if name not in recipe.networks:
+            problems.append(RecipeError(f"optimizer for unknown network {name!r}", key=["optimizers", name],
+                                        hint=did_you_mean(name, nets)))
+    ema = recipe.train.ema
+    if ema is not None and ema.network not in recipe.networks:
+        problems.append(RecipeError(f"unknown network {ema.network!r}", key=["train", "ema", "network"],
+                                    hint=did_you_mean(ema.network, nets)))
+    if len(problems) == 1:
+        raise problems[0].with_file(file)
+    if problems:
+        raise RecipeError("invalid recipe", file=file, problems=problems)

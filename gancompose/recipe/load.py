@@ -1,0 +1,265 @@
+"""Reading recipes: TOML -> dict -> ``extends`` merged -> ``--set`` applied -> validated model."""
+from __future__ import annotations
+
+import copy
+import re
+import sys
+import typing
+from pathlib import Path
+from typing import Any, Sequence
+
+from pydantic import BaseModel, ValidationError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from gancompose.errors import RecipeError, did_you_mean
+from gancompose.recipe.schema import KindTag, recipe_model
+from gancompose.registry import Registry, default_registry
+
+
+# ----------------------------------------------------------------------------------- reading
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RecipeError("recipe file not found", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecipeError(f"cannot read the recipe: {exc}", file=str(path)) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RecipeError(f"not valid TOML: {exc}", file=str(path),
+                          hint="see https://toml.io for the syntax") from None
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Tables merge key by key; every other value (arrays included) in ``over`` replaces ``base``'s."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            # a component table that changes its type starts over instead of inheriting old params
+            if "type" in value and value.get("type") != out[key].get("type"):
+                out[key] = copy.deepcopy(value)
+            else:
+                out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_raw(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The recipe as a dict, with ``extends = "other.toml"`` (relative to the file) merged in."""
+    path = Path(path)
+    resolved = path.resolve()
+    if resolved in _chain:
+        cycle = " -> ".join(str(p) for p in (*_chain, resolved))
+        raise RecipeError(f"'extends' forms a cycle: {cycle}", file=str(_chain[0]), key="extends")
+    raw = _read_toml(path)
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    if not isinstance(parent, str):
+        raise RecipeError(f"expected a file name (string), got {parent!r}", file=str(path), key="extends")
+    parent_path = (path.parent / parent)
+    if not parent_path.exists():
+        raise RecipeError(f"extended recipe {parent!r} not found (looked at {parent_path})", file=str(path),
+                          key="extends")
+    return deep_merge(load_raw(parent_path, (*_chain, resolved)), raw)
+
+
+# --------------------------------------------------------------------------------- overrides
+_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def parse_key_path(key: str) -> list[str | int]:
+    parts: list[str | int] = []
+    pos = 0
+    for m in _PART.finditer(key):
+        gap = key[pos:m.start()]
+        if gap not in ("", "."):
+            raise RecipeError(f"cannot parse the key path {key!r}", key="--set")
+        parts.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
+        pos = m.end()
+    if not parts or key[pos:]:
+        raise RecipeError(f"cannot parse the key path {key!r}", key="--set")
+    return parts
+
+
+def parse_value(text: str) -> Any:
+    """A TOML value (``32``, ``2e-4``, ``true``, ``[0.5, 0.999]``, ``{type = "adam"}``), else a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``key.path=value`` strings (the CLI's ``--set``) to a raw recipe dict."""
+    out = copy.deepcopy(raw)
+    for item in overrides:
+        if "=" not in item:
+            raise RecipeError(f"expected KEY=VALUE, got {item!r}", key="--set",
+                              hint="for example: --set train.batch_size=32")
+        key, _, value = item.partition("=")
+        parts = parse_key_path(key.strip())
+        node: Any = out
+        for i, part in enumerate(parts[:-1]):
+            nxt = parts[i + 1]
+            if isinstance(part, int):
+                if not isinstance(node, list) or part >= len(node):
+                    raise RecipeError(f"index {part} is out of range", key=parts[: i + 1])
+                node = node[part]
+            else:
+                if not isinstance(node, dict):
+                    raise RecipeError("is not a table", key=parts[:i])
+                node = node.setdefault(part, [] if isinstance(nxt, int) else {})
+        last = parts[-1]
+        if isinstance(last, int):
+            if not isinstance(node, list) or last >= len(node):
+                raise RecipeError(f"index {last} is out of range", key=parts)
+            node[last] = parse_value(value.strip())
+        else:
+            if not isinstance(node, dict):
+                raise RecipeError("is not a table", key=parts[:-1])
+            node[last] = parse_value(value.strip())
+    return out
+
+
+# -------------------------------------------------------------------------------- validation
+def _strip(tp: Any) -> tuple[Any, KindTag | None]:
+    """Unwrap Annotated/Optional; return the inner type and its KindTag if it is a component union."""
+    tag = None
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            args = typing.get_args(tp)
+            tag = next((a for a in args[1:] if isinstance(a, KindTag)), tag)
+            tp = args[0]
+        elif origin is typing.Union and type(None) in typing.get_args(tp):
+            rest = [a for a in typing.get_args(tp) if a is not type(None)]
+            tp = rest[0] if len(rest) == 1 else typing.Union[tuple(rest)]
+        else:
+            return tp, tag
+
+
+def _members(tp: Any) -> list[type[BaseModel]]:
+    if typing.get_origin(tp) is typing.Union:
+        return [a for a in typing.get_args(tp) if isinstance(a, type) and issubclass(a, BaseModel)]
+    return [tp] if isinstance(tp, type) and issubclass(tp, BaseModel) else []
+
+
+def _tag_of(model: type[BaseModel]) -> str | None:
+    field = model.model_fields.get("type")
+    if field is None:
+        return None
+    args = typing.get_args(field.annotation)
+    return args[0] if args else None
+
+
+def _describe(loc: Sequence[Any], root: type[BaseModel], raw: Any):
+    """Walk the model type and the raw input along pydantic's ``loc``.
+
+    Returns the user's key path (union tags dropped), the model class that holds the last key,
+    and the component-union KindTag met at the last step, if any.
+    """
+    tp: Any = root
+    node: Any = raw
+    path: list[Any] = []
+    holder: type[BaseModel] | None = root
+    kindtag: KindTag | None = None
+    for i, part in enumerate(loc):
+        tp, tag = _strip(tp)
+        members = _members(tp)
+        if tag is not None:
+            kindtag = tag
+            if isinstance(part, str) and any(_tag_of(m) == part for m in members) and not (
+                    isinstance(node, dict) and part in node and node.get("type") != part):
+                tp = next(m for m in members if _tag_of(m) == part)
+                holder = tp
+                continue  # a union tag, not a key the user wrote
+        path.append(part)
+        kindtag = None
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            holder = tp
+            field = tp.model_fields.get(part) if isinstance(part, str) else None
+            tp = field.annotation if field is not None else Any
+        elif typing.get_origin(tp) in (dict, list):
+            args = typing.get_args(tp)
+            tp = args[-1] if args else Any
+        else:
+            tp = Any
+        node = node.get(part) if isinstance(node, dict) else (
+            node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None)
+        if i < len(loc) - 1:
+            holder = None
+    return path, holder, _strip(tp)[1] if kindtag is None else kindtag
+
+
+def errors_from_validation(exc: ValidationError, model: type[BaseModel], raw: dict[str, Any],
+                           registry: Registry) -> list[RecipeError]:
+    problems = []
+    for err in exc.errors():
+        loc = err["loc"]
+        path, holder, kindtag = _describe(loc, model, raw)
+        etype = err["type"]
+        value = err.get("input")
+        if etype == "union_tag_invalid":
+            kind = kindtag.kind if kindtag else "component"
+            tag = err.get("ctx", {}).get("tag")
+            names = registry.names(kind) + (["sequential"] if kind == "block" else [])
+            problems.append(RecipeError(f"unknown {kind} {tag!r}", key=[*path, "type"],
+                                        hint=did_you_mean(str(tag), names)))
+        elif etype == "union_tag_not_found":
+            kind = kindtag.kind if kindtag else "component"
+            names = registry.names(kind) + (["sequential"] if kind == "block" else [])
+            problems.append(RecipeError(f"missing 'type': which {kind}?", key=path,
+                                        hint=did_you_mean("", names)))
+        elif etype == "extra_forbidden":
+            container = path[:-1]
+            _, parent, _ = _describe(loc[:-1], model, raw) if len(loc) > 1 else (None, model, None)
+            known = list(parent.model_fields) if parent is not None else []
+            problems.append(RecipeError(f"unknown key {path[-1]!r}", key=path,
+                                        hint=did_you_mean(str(path[-1]), known) if known else None))
+            del container
+        elif etype == "missing":
+            problems.append(RecipeError("required key is missing", key=path))
+        elif etype in ("model_type", "dict_type") and isinstance(value, (list, str, int, float, bool)):
+            problems.append(RecipeError(f"expected a table, got {value!r}", key=path))
+        else:
+            msg = err["msg"]
+            msg = msg[0].lower() + msg[1:] if msg else msg
+            problems.append(RecipeError(f"expected: {msg.replace('input should be', '').strip()}; got {value!r}"
+                                        if msg.startswith("input should be") else f"{msg}; got {value!r}",
+                                        key=path))
+    return problems
+
+
+def validate_recipe(raw: dict[str, Any], *, file: str | None = None, registry: Registry | None = None):
+    """Validate a raw recipe dict; raise one :class:`RecipeError` listing every problem."""
+    registry = registry or default_registry()
+    model = recipe_model(registry)
+    try:
+        recipe = model.model_validate(raw)
+    except ValidationError as exc:
+        problems = errors_from_validation(exc, model, raw, registry)
+        if len(problems) == 1:
+            raise problems[0].with_file(file) from None
+        raise RecipeError("invalid recipe", file=file, problems=problems).with_file(file) from None
+    from gancompose.recipe.checks import check_references
+    check_references(recipe, file=file)
+    return recipe
+
+
+def load_recipe(path: str | Path, overrides: Sequence[str] = (), *, registry: Registry | None = None):
+    """Read, merge, override and validate a recipe file. The run name defaults to the file's stem."""
+    path = Path(path)
+    raw = load_raw(path)
+    raw = apply_overrides(raw, overrides)
+    raw.setdefault("name", path.stem)
+    try:
+        return validate_recipe(raw, file=str(path), registry=registry)
+    except RecipeError as exc:
+        raise exc.with_file(str(path)) from None

@@ -1,0 +1,84 @@
+"""The recipe model, built from the registry once every plugin has loaded.
+
+Each component slot (``[loss]``, ``[networks.NAME]``, ``[[regularizers]]``...) is a tagged union
+over the registered components of its kind, discriminated by ``type``, so a third-party
+component validates exactly like a built-in one and shows up in the JSON Schema.
+"""
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from gancompose.recipe.sections import LatentSpec, Section, TrainSpec
+from gancompose.registry import Registry
+
+Recipe = BaseModel  # the concrete class is built per registry by recipe_model()
+
+
+@dataclass(frozen=True)
+class KindTag:
+    """Marks a tagged union in the model so error reporting knows which kind it selects."""
+    kind: str
+
+
+def _component_model(kind: str, name: str, params: type[BaseModel], extra: dict[str, Any]) -> type[BaseModel]:
+    return create_model(f"{kind}.{name}", __base__=params, __doc__=params.__doc__,
+                        type=(Literal[name], Field(description=f"the {kind} to use")), **extra)
+
+
+def component_union(registry: Registry, kind: str, extra: dict[str, Any] | None = None,
+                    additional: tuple[type[BaseModel], ...] = ()) -> Any:
+    members = tuple(_component_model(kind, c.name, c.params, extra or {}) for c in registry.of_kind(kind))
+    members += additional
+    if not members:
+        members = (create_model(f"{kind}.none", __base__=Section, type=(Literal["<none registered>"], ...)),)
+    return Annotated[Union[members], Field(discriminator="type"), KindTag(kind)]
+
+
+_cache: "weakref.WeakKeyDictionary[Registry, type[BaseModel]]" = weakref.WeakKeyDictionary()
+
+
+def recipe_model(registry: Registry) -> type[BaseModel]:
+    """The pydantic model of a recipe, given the components in ``registry``."""
+    if registry in _cache:
+        return _cache[registry]
+    initializer = component_union(registry, "initializer")
+    layer = component_union(registry, "layer")
+    lr_schedule = component_union(registry, "lr_schedule")
+
+    network_fields = {
+        "input": (str, Field(description="what the network consumes: 'latent' or 'data'")),
+        "init": (Optional[initializer], Field(None, description="weight initializer applied after building")),
+    }
+    sequential = create_model(
+        "block.sequential", __base__=Section, __doc__="A network written layer by layer.",
+        type=(Literal["sequential"], Field(description="a list of layers")),
+        layers=(list[layer], Field(min_length=1, description="the layers, in order")),
+        **network_fields)
+    network = component_union(registry, "block", network_fields, additional=(sequential,))
+    optimizer = component_union(registry, "optimizer", {
+        "lr_schedule": (Optional[lr_schedule], Field(None, description="learning-rate factor over training")),
+    })
+
+    class _Base(Section):
+        model_config = ConfigDict(extra="forbid", frozen=True, title="gancompose recipe")
+
+    model = create_model(
+        "Recipe", __base__=_Base,
+        name=(Optional[str], Field(None, description="run name (default: the file's stem)")),
+        description=(str, Field("", description="what this recipe trains")),
+        latent=(LatentSpec, Field(LatentSpec(), description="the generator's latent input")),
+        networks=(dict[str, network], Field(description="the networks, by name")),
+        loss=(component_union(registry, "loss"), Field(description="the adversarial loss")),
+        regularizers=(list[component_union(registry, "regularizer")], Field([], description="extra loss terms")),
+        optimizers=(dict[str, optimizer], Field(description="one optimizer per trained network, by network name")),
+        schedule=(component_union(registry, "schedule"), Field(description="the training schedule (variant)")),
+        data=(component_union(registry, "dataset"), Field(description="the training data")),
+        train=(TrainSpec, Field(TrainSpec(), description="loop settings")),
+        metrics=(list[component_union(registry, "metric")], Field([], description="metrics computed during training")),
+    )
+    _cache[registry] = model
+    return model

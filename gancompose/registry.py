@@ -1,0 +1,157 @@
+"""The component registry: plugins found through the ``gancompose`` entry-point group, isolated
+from each other, collected into one table of ``kind/name -> Component``.
+"""
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pluggy
+
+from gancompose import hookspecs
+from gancompose.errors import PluginError, RecipeError, did_you_mean
+from gancompose.params import NoParams, Params
+
+ENTRY_POINT_GROUP = "gancompose"
+
+#: hook name -> component kind
+HOOK_KINDS: dict[str, str] = {
+    "register_layers": "layer",
+    "register_blocks": "block",
+    "register_losses": "loss",
+    "register_regularizers": "regularizer",
+    "register_optimizers": "optimizer",
+    "register_lr_schedules": "lr_schedule",
+    "register_initializers": "initializer",
+    "register_datasets": "dataset",
+    "register_metrics": "metric",
+    "register_schedules": "schedule",
+}
+KINDS: tuple[str, ...] = tuple(HOOK_KINDS.values())
+
+
+@dataclass(frozen=True)
+class Component:
+    kind: str
+    name: str
+    factory: Callable[..., Any]
+    params: type[Params]
+    doc: str
+    plugin: str
+
+    def build(self, params: Params, *args: Any) -> Any:
+        return self.factory(params, *args)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "plugin": self.plugin, "doc": self.doc,
+                "params": self.params.model_json_schema()}
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    plugin: str
+    stage: str  # "import" or the hook name
+    error: str
+
+
+@dataclass(eq=False)
+class Registry:
+    components: dict[tuple[str, str], Component] = field(default_factory=dict)
+    plugins: list[str] = field(default_factory=list)
+    failures: list[PluginFailure] = field(default_factory=list)
+
+    def get(self, kind: str, name: str) -> Component:
+        try:
+            return self.components[(kind, name)]
+        except KeyError:
+            raise RecipeError(f"unknown {kind} {name!r}", hint=did_you_mean(name, self.names(kind))) from None
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(n for k, n in self.components if k == kind)
+
+    def of_kind(self, kind: str) -> list[Component]:
+        return [self.components[(kind, n)] for n in self.names(kind)]
+
+    def __iter__(self):
+        return iter(sorted(self.components.values(), key=lambda c: (KINDS.index(c.kind), c.name)))
+
+    def add(self, kind: str, name: str, factory: Callable[..., Any], params: type[Params] | None,
+            doc: str | None, plugin: str) -> None:
+        key = (kind, name)
+        if key in self.components:
+            other = self.components[key].plugin
+            raise PluginError(f"{kind} {name!r} is registered twice: by plugin {other!r} and by plugin {plugin!r}",
+                              hint="uninstall one of them, or rename the component in one plugin")
+        if doc is None:
+            doc = (inspect.getdoc(factory) or "").strip().splitlines()[0:1]
+            doc = doc[0] if doc else ""
+        self.components[key] = Component(kind, name, factory, params, doc, plugin)
+
+
+def _check_registration(kind: str, name: Any, factory: Any, params: Any) -> None:
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"invalid {kind} name {name!r}: use a Python identifier such as 'my_loss'")
+    if not callable(factory):
+        raise TypeError(f"{kind} {name!r}: factory {factory!r} is not callable")
+    if params is not None and not (isinstance(params, type) and issubclass(params, Params)):
+        raise TypeError(f"{kind} {name!r}: params must be a subclass of gancompose.Params, got {params!r}")
+
+
+def _make_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def _entry_points() -> list[importlib.metadata.EntryPoint]:
+    eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    seen, out = set(), []
+    for ep in sorted(eps, key=lambda e: e.name):
+        if ep.name not in seen:  # a package installed twice on the path shows up twice
+            seen.add(ep.name)
+            out.append(ep)
+    return out
+
+
+def build_registry(extra_plugins: dict[str, object] | None = None, *, entry_points: bool = True) -> Registry:
+    """Load every plugin of the entry-point group (and ``extra_plugins``, name -> module/object)
+    and collect their components. A plugin that fails is recorded in ``failures``; the rest load.
+    """
+    pm = _make_manager()
+    reg = Registry()
+    if entry_points:
+        for ep in _entry_points():
+            try:
+                pm.register(ep.load(), name=ep.name)
+            except Exception as exc:  # a broken plugin must not take the others down
+                reg.failures.append(PluginFailure(ep.name, "import", f"{type(exc).__name__}: {exc}"))
+    for name, plugin in (extra_plugins or {}).items():
+        pm.register(plugin, name=name)
+    reg.plugins = [pm.get_name(p) for p in pm.get_plugins()]
+
+    for hook_name, kind in HOOK_KINDS.items():
+        hook = getattr(pm.hook, hook_name)
+        for impl in hook.get_hookimpls():
+            staged: list[tuple] = []
+
+            def register(name, factory, params=None, doc=None, _staged=staged, _kind=kind):
+                _check_registration(_kind, name, factory, params)
+                _staged.append((name, factory, params or NoParams, doc))
+
+            try:
+                impl.function(register=register)
+            except Exception as exc:
+                reg.failures.append(PluginFailure(impl.plugin_name, hook_name, f"{type(exc).__name__}: {exc}"))
+                continue
+            for name, factory, params, doc in staged:
+                reg.add(kind, name, factory, params, doc, impl.plugin_name)
+    return reg
+
+
+@functools.lru_cache(maxsize=1)
+def default_registry() -> Registry:
+    """The registry of every installed plugin, built once per process."""
+    return build_registry()

@@ -1,0 +1,135 @@
+"""Running a recipe end to end: build, make or reopen the run folder, resume, train, checkpoint."""
+from __future__ import annotations
+
+import json
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from gancompose.builder import build_run, resolve_device
+from gancompose.callbacks import Checkpointer, MetricsLog, Progress, QuietLog, SampleGrid
+from gancompose.checkpoint import Checkpoint, restore_run
+from gancompose.engine import train
+from gancompose.errors import CheckpointError
+from gancompose.rundir import new_run_dir, run_dir_of_checkpoint, write_recipe
+
+
+@dataclass
+class RunResult:
+    run: object
+    run_dir: Path
+    last_checkpoint: Path | None
+    stopped_early: bool
+
+
+class _StopOnInterrupt:
+    """First Ctrl-C: finish the current step, checkpoint, stop. Second Ctrl-C: stop at once."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __enter__(self):
+        self._old = signal.getsignal(signal.SIGINT)
+        try:
+            signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not in the main thread
+            self._old = None
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        Console(stderr=True).print("[yellow]interrupted: finishing this step and writing a checkpoint "
+                                   "(Ctrl-C again to stop at once)[/]")
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+class _StopCheck:
+    def __init__(self, flag: _StopOnInterrupt):
+        self.flag = flag
+
+    def on_train_start(self, run): pass
+    def on_train_end(self, run): pass
+
+    def on_step_end(self, run, logs):
+        if self.flag.requested:
+            run.stop_requested = True
+
+
+def run_recipe(recipe, *, resume: str | Path | None = None, max_steps: int | None = None, quiet: bool = False,
+               device: str | None = None, progress: bool = True, console: Console | None = None) -> RunResult:
+    """Train ``recipe`` (resuming from a checkpoint if given) and return where it wrote its files."""
+    ckpt = Checkpoint(resume) if resume is not None else None
+    run = build_run(recipe, device=resolve_device(device) if device else None)
+    if ckpt is not None:
+        _check_same_networks(recipe, ckpt)
+        restore_run(run, ckpt)
+        run_dir = run_dir_of_checkpoint(ckpt.path) or new_run_dir(recipe.train.output_dir, recipe.name)
+    else:
+        run_dir = new_run_dir(recipe.train.output_dir, recipe.name)
+    write_recipe(run_dir, recipe)
+
+    t = recipe.train
+    until = t.steps if max_steps is None else min(t.steps, max_steps)
+    metrics = MetricsLog(run_dir / "metrics.jsonl", t.log_every)
+    checkpoints = Checkpointer(run_dir / "checkpoints", t.checkpoint_every, t.keep_checkpoints)
+    callbacks: list = [metrics, SampleGrid(run_dir / "samples", t.sample_every, t.samples, t.seed), checkpoints]
+    if progress:
+        callbacks.append((QuietLog if quiet else Progress)(metrics, until, console))
+    with _StopOnInterrupt() as flag:
+        callbacks.append(_StopCheck(flag))
+        train(run, until=until, callbacks=callbacks)
+    return RunResult(run, run_dir, checkpoints.last, run.state.step < until)
+
+
+def _check_same_networks(recipe, ckpt: Checkpoint) -> None:
+    theirs = ckpt.recipe.get("networks")
+    ours = json.loads(json.dumps(recipe.model_dump(mode="json")["networks"]))
+    if theirs != ours:
+        raise CheckpointError(f"{ckpt.path} was written by a recipe with other networks; --resume continues the "
+                              "same run", hint="to start a new run from these weights, use a recipe with the "
+                                               "same [networks] tables")
+
+
+def load_for_sampling(path: str | Path, *, device: str = "cpu"):
+    """A run rebuilt from a checkpoint alone (its recipe is in the metadata), weights loaded, no data."""
+    from gancompose.builder.run import build_networks, Run
+    from gancompose.checkpoint import load_networks
+    from gancompose.recipe import validate_recipe
+    import copy
+
+    ckpt = Checkpoint(path)
+    recipe = validate_recipe(ckpt.recipe, file=str(path))
+    shapes = _ShapeOnly(ckpt, recipe)
+    networks, reports = build_networks(recipe, _registry(), shapes)
+    dev = resolve_device(device)
+    networks.to(dev)
+    run = Run(recipe=recipe, registry=_registry(), device=dev, dataset=shapes, networks=networks, reports=reports)
+    if recipe.train.ema is not None:
+        run.ema[recipe.train.ema.network] = copy.deepcopy(networks[recipe.train.ema.network]).eval()
+    load_networks(run, ckpt)
+    return run
+
+
+def _registry():
+    from gancompose.registry import default_registry
+    return default_registry()
+
+
+class _ShapeOnly:
+    """Stands in for the dataset when only its sample shape is needed (recorded in the checkpoint)."""
+
+    def __init__(self, ckpt: Checkpoint, recipe):
+        self.sample_shape = tuple(json.loads(ckpt.metadata.get("sample_shape", "null")) or ())
+        self.num_classes = None
+        if not self.sample_shape:
+            raise CheckpointError(f"{ckpt.path} does not record the data's sample shape")
+
+
+__all__ = ["run_recipe", "load_for_sampling", "RunResult"]

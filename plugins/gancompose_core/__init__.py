@@ -1,0 +1,51 @@
+"""gancompose's core plugin: layers, the MLP block, BCE and least-squares losses, optimizers, learning-rate
+schedules, initializers and the alternating training schedule. Registered by entry point like any plugin."""
+from gancompose import hookimpl
+
+from gancompose_core.blocks import BLOCKS
+from gancompose_core.initializers import INITIALIZERS
+from gancompose_core.layers import LAYERS
+from gancompose_core.losses import LOSSES
+from gancompose_core.lr_schedules import LR_SCHEDULES
+from gancompose_core.optimizers import OPTIMIZERS
+from gancompose_core.schedules import SCHEDULES
+
+
+def _register_all(register, table) -> None:
+    for name, factory, params in table:
+        register(name, factory, params)
+
+
+@hookimpl
+def register_layers(register):
+    _register_all(register, LAYERS)
+
+
+@hookimpl
+def register_blocks(register):
+    _register_all(register, BLOCKS)
+
+
+@hookimpl
+def register_losses(register):
+    _register_all(register, LOSSES)
+
+
+@hookimpl
+def register_optimizers(register):
+    _register_all(register, OPTIMIZERS)
+
+
+@hookimpl
+def register_lr_schedules(register):
+    _register_all(register, LR_SCHEDULES)
+
+
+@hookimpl
+def register_initializers(register):
+    _register_all(register, INITIALIZERS)
+
+
+@hookimpl
+def register_schedules(register):
+    _register_all(register, SCHEDULES)

@@ -1,0 +1,71 @@
+"""The alternating schedule: n_critic discriminator phases, then one generator phase, every step."""
+from __future__ import annotations
+
+from pydantic import Field, PositiveInt
+
+from gancompose import Params, RecipeError
+from gancompose.engine import Phase
+from gancompose.errors import did_you_mean
+
+
+class AlternatingParams(Params):
+    generator: str = Field("generator", description="name of the generator network")
+    discriminator: str = Field("discriminator", description="name of the discriminator network")
+    n_critic: PositiveInt = Field(1, description="discriminator updates per generator update")
+    reuse_fake: bool = Field(False, description="the generator phase reuses the last discriminator phase's "
+                                                "fake batch instead of sampling new latents (pytorch/examples DCGAN)")
+
+
+class DiscriminatorAdversarial:
+    """loss.discriminator(D(real), D(G(z)).detach())"""
+    name, weight, every = "adversarial", 1.0, 1
+
+    def __init__(self, loss):
+        self.loss = loss
+
+    def __call__(self, ctx):
+        d = ctx.discriminator
+        return self.loss.discriminator(d(ctx.real), d(ctx.fake.detach()))
+
+
+class GeneratorAdversarial:
+    """loss.generator(D(G(z)))"""
+    name, weight, every = "adversarial", 1.0, 1
+
+    def __init__(self, loss):
+        self.loss = loss
+
+    def __call__(self, ctx):
+        d = ctx.discriminator
+        real_out = d(ctx.real) if getattr(self.loss, "needs_real_for_generator", False) else None
+        return self.loss.generator(d(ctx.fake), real_out)
+
+
+class Alternating:
+    """Discriminator n_critic times, then generator: the GAN training algorithm of Goodfellow et al."""
+
+    def __init__(self, p: AlternatingParams, run):
+        for role in ("generator", "discriminator"):
+            name = getattr(p, role)
+            if name not in run.networks:
+                raise RecipeError(f"unknown network {name!r}", key=[role], hint=did_you_mean(name, run.networks))
+            if name not in run.optimizers:
+                raise RecipeError(f"the {role} {name!r} has no optimizer", key=[role],
+                                  hint=f"add an [optimizers.{name}] table")
+        if run.recipe.networks[p.generator].input != "latent":
+            raise RecipeError(f"the generator {p.generator!r} must take input = 'latent'", key=["generator"])
+        self.roles = {"generator": p.generator, "discriminator": p.discriminator}
+        g, d = p.generator, p.discriminator
+        regs = {ph: tuple(r for r in run.regularizers if r.phase == ph) for ph in ("discriminator", "generator")}
+        self._phases = [
+            Phase("discriminator", (DiscriminatorAdversarial(run.loss), *regs["discriminator"]), optimizers=(d,),
+                  frozen=() if p.reuse_fake else (g,), repeat=p.n_critic),
+            Phase("generator", (GeneratorAdversarial(run.loss), *regs["generator"]), optimizers=(g,),
+                  frozen=(d,), reuse=("fake",) if p.reuse_fake else ()),
+        ]
+
+    def phases(self, step: int) -> list[Phase]:
+        return self._phases
+
+
+SCHEDULES = [("alternating", Alternating, AlternatingParams)]

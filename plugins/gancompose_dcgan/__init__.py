@@ -1,0 +1,10 @@
+"""DCGAN blocks (Radford et al. 2016) as a gancompose plugin."""
+from gancompose import hookimpl
+
+from gancompose_dcgan.blocks import DiscriminatorParams, GeneratorParams, discriminator, generator
+
+
+@hookimpl
+def register_blocks(register):
+    register("dcgan_generator", generator, GeneratorParams)
+    register("dcgan_discriminator", discriminator, DiscriminatorParams)
