@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import re
 import sys
+import types
 import typing
 from pathlib import Path
 from typing import Any, Sequence
@@ -138,7 +139,7 @@ def _strip(tp: Any) -> tuple[Any, KindTag | None]:
             args = typing.get_args(tp)
             tag = next((a for a in args[1:] if isinstance(a, KindTag)), tag)
             tp = args[0]
-        elif origin is typing.Union and type(None) in typing.get_args(tp):
+        elif origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(tp):
             rest = [a for a in typing.get_args(tp) if a is not type(None)]
             tp = rest[0] if len(rest) == 1 else typing.Union[tuple(rest)]
         else:
@@ -146,7 +147,7 @@ def _strip(tp: Any) -> tuple[Any, KindTag | None]:
 
 
 def _members(tp: Any) -> list[type[BaseModel]]:
-    if typing.get_origin(tp) is typing.Union:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
         return [a for a in typing.get_args(tp) if isinstance(a, type) and issubclass(a, BaseModel)]
     return [tp] if isinstance(tp, type) and issubclass(tp, BaseModel) else []
 
@@ -162,13 +163,12 @@ def _tag_of(model: type[BaseModel]) -> str | None:
 def _describe(loc: Sequence[Any], root: type[BaseModel], raw: Any):
     """Walk the model type and the raw input along pydantic's ``loc``.
 
-    Returns the user's key path (union tags dropped), the model class that holds the last key,
-    and the component-union KindTag met at the last step, if any.
+    Returns the user's key path (union tags dropped), the model class found at the end of the
+    path (if it is a model), and the component-union KindTag met at the last step, if any.
     """
     tp: Any = root
     node: Any = raw
     path: list[Any] = []
-    holder: type[BaseModel] | None = root
     kindtag: KindTag | None = None
     for i, part in enumerate(loc):
         tp, tag = _strip(tp)
@@ -178,14 +178,13 @@ def _describe(loc: Sequence[Any], root: type[BaseModel], raw: Any):
             if isinstance(part, str) and any(_tag_of(m) == part for m in members) and not (
                     isinstance(node, dict) and part in node and node.get("type") != part):
                 tp = next(m for m in members if _tag_of(m) == part)
-                holder = tp
                 continue  # a union tag, not a key the user wrote
         path.append(part)
         kindtag = None
         if isinstance(tp, type) and issubclass(tp, BaseModel):
-            holder = tp
             field = tp.model_fields.get(part) if isinstance(part, str) else None
-            tp = field.annotation if field is not None else Any
+            # pydantic keeps Annotated metadata (our KindTag) apart from the annotation: put it back
+            tp = field.rebuild_annotation() if field is not None else Any
         elif typing.get_origin(tp) in (dict, list):
             args = typing.get_args(tp)
             tp = args[-1] if args else Any
@@ -193,9 +192,8 @@ def _describe(loc: Sequence[Any], root: type[BaseModel], raw: Any):
             tp = Any
         node = node.get(part) if isinstance(node, dict) else (
             node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None)
-        if i < len(loc) - 1:
-            holder = None
-    return path, holder, _strip(tp)[1] if kindtag is None else kindtag
+    final, tag = _strip(tp)
+    return path, final if isinstance(final, type) and issubclass(final, BaseModel) else None, kindtag or tag
 
 
 def errors_from_validation(exc: ValidationError, model: type[BaseModel], raw: dict[str, Any],
@@ -203,7 +201,7 @@ def errors_from_validation(exc: ValidationError, model: type[BaseModel], raw: di
     problems = []
     for err in exc.errors():
         loc = err["loc"]
-        path, holder, kindtag = _describe(loc, model, raw)
+        path, _, kindtag = _describe(loc, model, raw)
         etype = err["type"]
         value = err.get("input")
         if etype == "union_tag_invalid":
@@ -218,12 +216,12 @@ def errors_from_validation(exc: ValidationError, model: type[BaseModel], raw: di
             problems.append(RecipeError(f"missing 'type': which {kind}?", key=path,
                                         hint=did_you_mean("", names)))
         elif etype == "extra_forbidden":
-            container = path[:-1]
-            _, parent, _ = _describe(loc[:-1], model, raw) if len(loc) > 1 else (None, model, None)
+            _, parent, _ = _describe(loc[:-1], model, raw)
             known = list(parent.model_fields) if parent is not None else []
             problems.append(RecipeError(f"unknown key {path[-1]!r}", key=path,
                                         hint=did_you_mean(str(path[-1]), known) if known else None))
-            del container
+        elif etype == "missing" and isinstance(path[-1], int):
+            problems.append(RecipeError(f"too few items (item {path[-1]} is missing)", key=path[:-1]))
         elif etype == "missing":
             problems.append(RecipeError("required key is missing", key=path))
         elif etype in ("model_type", "dict_type") and isinstance(value, (list, str, int, float, bool)):

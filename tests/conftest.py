@@ -1,0 +1,33 @@
+"""Shared fixtures: tiny overrides that make any recipe train in a fraction of a second on the CPU."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+RECIPES = sorted((ROOT / "recipes").glob("*.toml"))
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+def tiny_overrides(raw: dict, tmp_path: Path) -> list[str]:
+    """Overrides that shrink a recipe (image size, widths, batch, data size) without changing its kind."""
+    out = [f'train.output_dir="{tmp_path.as_posix()}"', "train.batch_size=4", "train.log_every=1",
+           "train.sample_every=0", "train.checkpoint_every=0", "train.samples=4", 'train.device="cpu"']
+    data = raw.get("data", {})
+    if "image_size" in data:
+        out.append("data.image_size=16")
+    if "size" in data or data.get("type") in ("shapes", "digits", "gaussian_mixture"):
+        out.append("data.size=64")
+    for name, net in raw.get("networks", {}).items():
+        for key, value in (("image_size", 16), ("ngf", 8), ("ndf", 8)):
+            if key in net:
+                out.append(f"networks.{name}.{key}={value}")
+    return out
+
+
+@pytest.fixture
+def recipes_dir() -> Path:
+    return ROOT / "recipes"
