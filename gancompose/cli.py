@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from gancompose import __version__
@@ -22,14 +23,14 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except GancomposeError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             ctx.exit(2)
 
 
 def _registry():
     reg = default_registry()
     for f in reg.failures:
-        err_console.print(f"[yellow]warning:[/] plugin {f.plugin!r} failed ({f.stage}): {f.error}")
+        err_console.print(f"[yellow]warning:[/] plugin {f.plugin!r} failed ({f.stage}): {escape(f.error)}")
     return reg
 
 

@@ -135,7 +135,14 @@ def build_dataset(recipe, registry: Registry):
 def build_run(recipe, *, registry: Registry | None = None, device: torch.device | None = None,
               dataset=None, with_data: bool = True) -> Run:
     """Build everything a recipe describes. Seeds torch with ``train.seed`` first, so the initial
-    weights depend on the seed alone."""
+    weights depend on the seed alone. Errors name the recipe's file and key path."""
+    try:
+        return _build_run(recipe, registry, device, dataset, with_data)
+    except RecipeError as exc:
+        raise exc.with_file(getattr(recipe, "_source", None)) from None
+
+
+def _build_run(recipe, registry, device, dataset, with_data) -> Run:
     registry = registry or default_registry()
     torch.manual_seed(recipe.train.seed)
     device = device or resolve_device(recipe.train.device)

@@ -258,6 +258,8 @@ def load_recipe(path: str | Path, overrides: Sequence[str] = (), *, registry: Re
     raw = apply_overrides(raw, overrides)
     raw.setdefault("name", path.stem)
     try:
-        return validate_recipe(raw, file=str(path), registry=registry)
+        recipe = validate_recipe(raw, file=str(path), registry=registry)
     except RecipeError as exc:
         raise exc.with_file(str(path)) from None
+    recipe._source = str(path)
+    return recipe

@@ -10,7 +10,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
 
 from gancompose.recipe.sections import LatentSpec, Section, TrainSpec
 from gancompose.registry import Registry
@@ -65,6 +65,8 @@ def recipe_model(registry: Registry) -> type[BaseModel]:
 
     class _Base(Section):
         model_config = ConfigDict(extra="forbid", frozen=True, title="gancompose recipe")
+        #: the file the recipe was read from, so errors found while building can name it
+        _source: Optional[str] = PrivateAttr(None)
 
     model = create_model(
         "Recipe", __base__=_Base,

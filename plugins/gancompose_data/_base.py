@@ -1,0 +1,50 @@
+"""Shared pieces of the built-in datasets: an in-memory image dataset backed by one uint8 tensor."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch.utils.data import Dataset
+
+
+def to_unit_range(images: torch.Tensor) -> torch.Tensor:
+    """uint8 ``[0, 255]`` -> float32 ``[-1, 1]``."""
+    return images.to(torch.float32).div_(127.5).sub_(1.0)
+
+
+class InMemoryImages(Dataset):
+    """Images held as one ``uint8`` tensor ``[N, C, H, W]`` (plus optional int64 labels ``[N]``).
+
+    Items are ``{"image": float32 in [-1, 1], "label": int64 scalar}``; :meth:`get_batch` gathers a
+    whole batch with one indexing operation, so the batch stream skips the DataLoader.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor | None, num_classes: int | None):
+        if images.dtype != torch.uint8 or images.dim() != 4:
+            raise ValueError(f"expected uint8 images [N, C, H, W], got {images.dtype} {tuple(images.shape)}")
+        if labels is not None and labels.shape != (images.shape[0],):
+            raise ValueError(f"labels of shape {tuple(labels.shape)} do not match {images.shape[0]} images")
+        self.images = images.contiguous()
+        self.labels = None if labels is None else labels.to(torch.int64).contiguous()
+        self.num_classes: int | None = num_classes
+        self.sample_shape: tuple[int, ...] = tuple(images.shape[1:])
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        item = {"image": to_unit_range(self.images[index])}
+        if self.labels is not None:
+            item["label"] = self.labels[index]
+        return item
+
+    def get_batch(self, indices: Sequence[int] | torch.Tensor) -> dict[str, torch.Tensor]:
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        batch = {"image": to_unit_range(self.images.index_select(0, idx))}
+        if self.labels is not None:
+            batch["label"] = self.labels.index_select(0, idx)
+        return batch
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(n={len(self)}, sample_shape={self.sample_shape}, "
+                f"num_classes={self.num_classes})")

@@ -1,0 +1,61 @@
+"""DCGAN blocks against the official pytorch/examples networks."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gancompose.builder import build_network
+from gancompose.errors import RecipeError
+from gancompose.recipe import recipe_model
+from gancompose.registry import default_registry
+
+
+def _net(spec: dict, in_shape):
+    reg = default_registry()
+    model = recipe_model(reg)
+    net_spec = model.model_fields["networks"].annotation.__args__[1]
+    from pydantic import TypeAdapter
+    parsed = TypeAdapter(net_spec).validate_python(spec)
+    return build_network("net", parsed, in_shape, reg)
+
+
+def test_official_parameter_counts():
+    g, grep = _net({"type": "dcgan_generator", "input": "latent", "ngf": 64, "nc": 3}, (100,))
+    d, drep = _net({"type": "dcgan_discriminator", "input": "data", "ndf": 64, "nc": 3}, (3, 64, 64))
+    # pytorch/examples/dcgan main.py at nz=100, ngf=ndf=64, nc=3
+    assert grep.params == 3_576_704
+    assert drep.params == 2_765_568
+    assert grep.out_shape == (3, 64, 64)
+    assert drep.out_shape == ()
+    assert g(torch.randn(5, 100)).shape == (5, 3, 64, 64)
+    assert d(torch.randn(5, 3, 64, 64)).shape == (5,)
+
+
+@pytest.mark.parametrize("size", [16, 32, 128])
+def test_other_sizes(size):
+    _, grep = _net({"type": "dcgan_generator", "input": "latent", "ngf": 8, "image_size": size}, (100,))
+    _, drep = _net({"type": "dcgan_discriminator", "input": "data", "ndf": 8, "image_size": size},
+                   (3, size, size))
+    assert grep.out_shape == (3, size, size)
+    assert drep.out_shape == ()
+
+
+def test_size_must_be_a_power_of_two():
+    with pytest.raises(Exception, match="power of two"):
+        _net({"type": "dcgan_generator", "input": "latent", "image_size": 48}, (100,))
+
+
+def test_mismatches_name_the_key():
+    with pytest.raises(RecipeError) as e:
+        _net({"type": "dcgan_generator", "input": "latent", "nz": 64}, (100,))
+    assert e.value.key == "networks.net.nz"
+    with pytest.raises(RecipeError, match=r"\(1, 28, 28\)"):
+        _net({"type": "dcgan_discriminator", "input": "data"}, (1, 28, 28))
+
+
+def test_init_follows_dcgan():
+    g, _ = _net({"type": "dcgan_generator", "input": "latent", "init": {"type": "normal", "std": 0.02}}, (100,))
+    w = g.main[3].weight  # a transposed conv with 512*256*16 weights
+    assert abs(w.mean().item()) < 1e-3 and abs(w.std().item() - 0.02) < 1e-3
+    bn = g.main[1]
+    assert abs(bn.weight.mean().item() - 1.0) < 0.01 and torch.all(bn.bias == 0)
