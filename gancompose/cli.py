@@ -77,7 +77,7 @@ def validate(recipe, overrides):
     r = _load(recipe, overrides)
     run = build_run(r, with_data=False, device=_cpu())
     nets = ", ".join(f"{n} ({rep.params:,} params)" for n, rep in run.reports.items())
-    out_console.print(f"[green]ok[/]: {recipe}: {nets}")
+    out_console.print(f"[green]ok[/]: {escape(recipe)}: {nets}", soft_wrap=True)
 
 
 def _cpu():
@@ -116,9 +116,9 @@ def run(recipe, overrides, max_steps, device, seed, resume, output_dir, quiet):
     result = run_recipe(r, resume=resume, max_steps=max_steps, quiet=quiet or not sys.stderr.isatty(),
                         console=err_console)
     status = "stopped early" if result.stopped_early else "done"
-    err_console.print(f"{status} at step {result.run.state.step}: {result.run_dir}")
+    err_console.print(f"{status} at step {result.run.state.step}: {result.run_dir}", soft_wrap=True)
     if result.last_checkpoint:
-        err_console.print(f"checkpoint: {result.run_dir / 'checkpoints' / 'last.safetensors'}")
+        err_console.print(f"checkpoint: {result.run_dir / 'checkpoints' / 'last.safetensors'}", soft_wrap=True)
 
 
 @cli.command()
@@ -135,7 +135,7 @@ def sample(checkpoint, count, output, seed, no_ema, device):
     _registry()
     run_ = load_for_sampling(checkpoint, device=device)
     path = save_grid(generate(run_, count, seed=seed, use_ema=not no_ema), output)
-    err_console.print(f"wrote {count} samples to {path}")
+    err_console.print(f"wrote {count} samples to {path}", soft_wrap=True)
 
 
 @cli.command()
@@ -163,7 +163,7 @@ def data_download(name, root, mirror):
     if not hasattr(comp.factory, "download"):
         raise DataError(f"dataset {name!r} has nothing to download", hint=did_you_mean(name, able))
     comp.factory.download(Path(root), mirror=mirror)
-    err_console.print(f"[green]ok[/]: {name} is in {root}")
+    err_console.print(f"[green]ok[/]: {name} is in {escape(root)}", soft_wrap=True)
 
 
 def main() -> None:

@@ -107,13 +107,24 @@ def _make_manager() -> pluggy.PluginManager:
 
 
 def _entry_points() -> list[importlib.metadata.EntryPoint]:
+    """The group's entry points, each name once. The same name pointing at another module is an error:
+    one package must not silently replace another's plugin (a built-in one included)."""
     eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
-    seen, out = set(), []
+    by_name: dict[str, importlib.metadata.EntryPoint] = {}
     for ep in sorted(eps, key=lambda e: e.name):
-        if ep.name not in seen:  # a package installed twice on the path shows up twice
-            seen.add(ep.name)
-            out.append(ep)
-    return out
+        first = by_name.get(ep.name)
+        if first is None:
+            by_name[ep.name] = ep
+        elif first.value != ep.value:  # the same distribution found twice on the path is harmless
+            raise PluginError(
+                f"two packages register a gancompose plugin named {ep.name!r}: {_dist(first)} ({first.value}) and "
+                f"{_dist(ep)} ({ep.value})", hint="uninstall one of them, or rename the entry point in one package")
+    return list(by_name.values())
+
+
+def _dist(ep: importlib.metadata.EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    return repr(dist.name) if dist is not None else "an unknown distribution"
 
 
 def build_registry(extra_plugins: dict[str, object] | None = None, *, entry_points: bool = True) -> Registry:

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from gancompose.builder import build_run, resolve_device
-from gancompose.callbacks import Checkpointer, MetricsLog, Progress, QuietLog, SampleGrid
+from gancompose.callbacks import Checkpointer, Evaluation, MetricsLog, Progress, QuietLog, SampleGrid
 from gancompose.checkpoint import Checkpoint, restore_run
 from gancompose.engine import train
 from gancompose.errors import CheckpointError
@@ -79,7 +79,11 @@ def run_recipe(recipe, *, resume: str | Path | None = None, max_steps: int | Non
     until = t.steps if max_steps is None else min(t.steps, max_steps)
     metrics = MetricsLog(run_dir / "metrics.jsonl", t.log_every)
     checkpoints = Checkpointer(run_dir / "checkpoints", t.checkpoint_every, t.keep_checkpoints)
-    callbacks: list = [metrics, SampleGrid(run_dir / "samples", t.sample_every, t.samples, t.seed), checkpoints]
+    callbacks: list = [metrics, SampleGrid(run_dir / "samples", t.sample_every, t.samples, t.seed)]
+    if recipe.metrics:
+        callbacks.append(Evaluation(run_dir / "metrics.jsonl", [
+            (spec.type, spec.every, run.registry.get("metric", spec.type).factory(spec)) for spec in recipe.metrics]))
+    callbacks.append(checkpoints)
     if progress:
         callbacks.append((QuietLog if quiet else Progress)(metrics, until, console))
     with _StopOnInterrupt() as flag:

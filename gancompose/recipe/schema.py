@@ -10,7 +10,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, create_model
 
 from gancompose.recipe.sections import LatentSpec, Section, TrainSpec
 from gancompose.registry import Registry
@@ -68,6 +68,11 @@ def recipe_model(registry: Registry) -> type[BaseModel]:
         #: the file the recipe was read from, so errors found while building can name it
         _source: Optional[str] = PrivateAttr(None)
 
+        def __eq__(self, other: object) -> bool:  # equal content is an equal recipe, wherever it was read
+            return type(self) is type(other) and self.__dict__ == other.__dict__
+
+        __hash__ = None  # type: ignore[assignment]
+
     model = create_model(
         "Recipe", __base__=_Base,
         name=(Optional[str], Field(None, description="run name (default: the file's stem)")),
@@ -80,7 +85,9 @@ def recipe_model(registry: Registry) -> type[BaseModel]:
         schedule=(component_union(registry, "schedule"), Field(description="the training schedule (variant)")),
         data=(component_union(registry, "dataset"), Field(description="the training data")),
         train=(TrainSpec, Field(TrainSpec(), description="loop settings")),
-        metrics=(list[component_union(registry, "metric")], Field([], description="metrics computed during training")),
+        metrics=(list[component_union(registry, "metric", {
+            "every": (PositiveInt, Field(500, description="steps between evaluations (and one at the end)")),
+        })], Field([], description="metrics computed during training, logged to metrics.jsonl")),
     )
     _cache[registry] = model
     return model

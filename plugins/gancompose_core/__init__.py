@@ -1,5 +1,5 @@
 """gancompose's core plugin: layers, the MLP block, BCE and least-squares losses, optimizers, learning-rate
-schedules, initializers and the alternating training schedule. Registered by entry point like any plugin."""
+schedules, initializers, the mode-coverage metric and the alternating training schedule. Registered by entry point like any plugin."""
 from gancompose import hookimpl
 
 from gancompose_core.blocks import BLOCKS
@@ -7,6 +7,7 @@ from gancompose_core.initializers import INITIALIZERS
 from gancompose_core.layers import LAYERS
 from gancompose_core.losses import LOSSES
 from gancompose_core.lr_schedules import LR_SCHEDULES
+from gancompose_core.metrics import METRICS
 from gancompose_core.optimizers import OPTIMIZERS
 from gancompose_core.schedules import SCHEDULES
 
@@ -44,6 +45,11 @@ def register_lr_schedules(register):
 @hookimpl
 def register_initializers(register):
     _register_all(register, INITIALIZERS)
+
+
+@hookimpl
+def register_metrics(register):
+    _register_all(register, METRICS)
 
 
 @hookimpl
