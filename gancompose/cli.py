@@ -68,21 +68,21 @@ def list_components(kind, as_json):
     out_console.print(table)
 
 
+def _inspect(recipe: str, overrides: tuple[str, ...]):
+    """Load and build a recipe on the CPU without a data stream: what validate and explain look at."""
+    import torch
+    from gancompose.builder import build_run
+    return build_run(_load(recipe, overrides), with_data=False, device=torch.device("cpu"))
+
+
 @cli.command()
 @click.argument("recipe", type=click.Path(dir_okay=False))
 @set_option
 def validate(recipe, overrides):
     """Check a recipe: schema, component names, and shapes (by a dry forward pass)."""
-    from gancompose.builder import build_run
-    r = _load(recipe, overrides)
-    run = build_run(r, with_data=False, device=_cpu())
-    nets = ", ".join(f"{n} ({rep.params:,} params)" for n, rep in run.reports.items())
+    run_ = _inspect(recipe, overrides)
+    nets = ", ".join(f"{n} ({rep.params:,} params)" for n, rep in run_.reports.items())
     out_console.print(f"[green]ok[/]: {escape(recipe)}: {nets}", soft_wrap=True)
-
-
-def _cpu():
-    import torch
-    return torch.device("cpu")
 
 
 @cli.command()
@@ -90,11 +90,8 @@ def _cpu():
 @set_option
 def explain(recipe, overrides):
     """Show each network layer by layer (output shapes, parameters) and the training schedule."""
-    from gancompose.builder import build_run
     from gancompose.explain import render_explanation
-    r = _load(recipe, overrides)
-    run = build_run(r, with_data=False, device=_cpu())
-    render_explanation(run, out_console)
+    render_explanation(_inspect(recipe, overrides), out_console)
 
 
 @cli.command()

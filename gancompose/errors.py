@@ -47,8 +47,9 @@ class RecipeError(GancomposeError):
     """A recipe is not valid. Carries the file, the TOML key path, what was expected and a hint."""
 
     def __init__(self, message: str, *, file: str | None = None, key: Sequence[str | int] | str | None = None,
-                 hint: str | None = None, problems: list["RecipeError"] | None = None):
+                 hint: str | None = None, problems: list["RecipeError"] | None = None, absolute: bool = False):
         self.file = file
+        self.absolute = absolute  # the key path is from the recipe's top, not from the raising component
         self.loc: list[str | int] | None = [key] if isinstance(key, str) else (list(key) if key is not None else None)
         self.problems = problems or []
         super().__init__(message, hint=hint)
@@ -59,7 +60,8 @@ class RecipeError(GancomposeError):
 
     def under(self, prefix: Sequence[str | int]) -> "RecipeError":
         """The same error, its key path placed under ``prefix`` (where a component sits in the recipe)."""
-        self.loc = [*prefix, *(self.loc or [])]
+        if not self.absolute:
+            self.loc = [*prefix, *(self.loc or [])]
         for p in self.problems:
             p.under(prefix)
         return self

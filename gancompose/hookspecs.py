@@ -60,7 +60,8 @@ def register_regularizers(register):
     """Register regularizers: extra terms in ``[[regularizers]]`` (gradient penalty, R1, ...).
 
     ``factory(params) -> Term`` where a term is ``term(ctx) -> scalar Tensor``, applied in
-    ``params.phase`` with ``params.weight`` every ``params.every`` steps. Parameter models should
+    the phase that trains ``params.network``, every ``params.every`` steps with weight
+    ``params.weight * params.every`` (lazy regularization). Parameter models should
     subclass :class:`gancompose.engine.terms.RegularizerParams`.
     """
 

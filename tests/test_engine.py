@@ -18,9 +18,9 @@ class Probe(RegularizerTerm):
     calls: list = []
 
     def __call__(self, ctx):
-        Probe.calls.append((ctx.step, self.phase, all(p.requires_grad for p in ctx.discriminator.parameters()),
+        Probe.calls.append((ctx.step, self.network, all(p.requires_grad for p in ctx.discriminator.parameters()),
                             all(p.requires_grad for p in ctx.generator.parameters())))
-        return ctx.real.sum() * 0.0
+        return ctx.real.sum() * 0.0 + 1.0
 
 
 class ProbePlugin:
@@ -64,8 +64,8 @@ def test_reuse_fake_saves_a_generator_forward(tmp_path, registry, reuse, expecte
 
 
 def test_phases_freeze_the_network_they_do_not_train(tmp_path, registry):
-    run = _run(tmp_path, registry, extra=["regularizers=[{type='probe', phase='generator'}, "
-                                          "{type='probe', phase='discriminator'}]"])
+    run = _run(tmp_path, registry, extra=["regularizers=[{type='probe', network='generator'}, "
+                                          "{type='probe', network='discriminator'}]"])
     train(run, until=1)
     by_phase = {phase: (d_grad, g_grad) for _, phase, d_grad, g_grad in Probe.calls}
     assert by_phase["generator"] == (False, True)       # D frozen while G learns
@@ -73,10 +73,22 @@ def test_phases_freeze_the_network_they_do_not_train(tmp_path, registry):
     assert all(p.requires_grad for p in run.networks.parameters())  # everything unfrozen after the step
 
 
-def test_lazy_term_fires_every_n_steps(tmp_path, registry):
-    run = _run(tmp_path, registry, extra=["regularizers=[{type='probe', every=4}]"])
-    train(run, until=10)
+def test_lazy_term_fires_every_n_steps_with_weight_times_n(tmp_path, registry):
+    from gancompose.engine.loop import StepLogs, _GradSwitch, run_step
+    run = _run(tmp_path, registry, extra=["regularizers=[{type='probe', every=4, weight=0.5}]"])
+    logs, grads = StepLogs(), _GradSwitch(run.networks)
+    for step in range(10):
+        run_step(run, step, logs, grads)
     assert [c[0] for c in Probe.calls] == [0, 4, 8]
+    # the probe returns 1 each time it fires; the loop adds it times weight * every = 0.5 * 4
+    assert logs.means()["discriminator/probe"] == pytest.approx(2.0)
+
+
+def test_regularizer_on_a_network_no_phase_trains(tmp_path, registry):
+    from gancompose.errors import RecipeError
+    with pytest.raises(RecipeError) as e:
+        _run(tmp_path, registry, extra=["regularizers=[{type='probe', network='discriminatr'}]"])
+    assert e.value.key == "regularizers[0].network" and "did you mean 'discriminator'" in str(e.value)
 
 
 def test_lr_schedule_is_applied_per_step(tmp_path, registry):
@@ -130,3 +142,40 @@ def test_discriminator_loss_falls_against_a_fixed_generator(tmp_path, registry):
         loss.backward()
         opt.step()
     assert d_loss() < start * 0.5
+
+
+def test_metrics_are_logged_and_leave_training_untouched(tmp_path):
+    from gancompose.runner import run_recipe
+    import json
+    path = ROOT / "recipes" / "vanilla_gan_ring.toml"
+    base = [*tiny_overrides(load_raw(path), tmp_path), "train.steps=4"]
+    with_metric = run_recipe(load_recipe(path, [*base, "metrics=[{type='mode_coverage', every=2, samples=200}]"]),
+                             progress=False)
+    without = run_recipe(load_recipe(path, [*base, "metrics=[]"]), progress=False)
+    lines = [json.loads(x) for x in (with_metric.run_dir / "metrics.jsonl").read_text().splitlines()]
+    evals = [x for x in lines if "mode_coverage/modes" in x]
+    assert [x["step"] for x in evals] == [2, 4]
+    assert all(0 <= x["mode_coverage/modes"] <= 8 and 0 <= x["mode_coverage/high_quality"] <= 1 for x in evals)
+    for a, b in zip(with_metric.run.networks.parameters(), without.run.networks.parameters()):
+        assert torch.equal(a, b)  # evaluating did not consume the training random stream
+
+
+def test_mode_coverage_counts_modes():
+    from gancompose_core.metrics import ModeCoverage, ModeCoverageParams
+    from types import SimpleNamespace
+    centers = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+
+    class FakeRun(SimpleNamespace):
+        def generator_name(self): return "g"
+        def sampling_network(self, name, use_ema): return self.net
+        def sample_latent(self, n, generator=None): return torch.randint(0, 2, (n, 1), generator=generator).float()
+
+    # a generator that only ever produces the first two modes
+    net = torch.nn.Linear(1, 2)
+    with torch.no_grad():
+        net.weight.copy_(torch.tensor([[-2.0], [0.0]]))
+        net.bias.copy_(torch.tensor([1.0, 0.0]))
+    run = FakeRun(net=net, dataset=SimpleNamespace(centers=centers, std=0.01),
+                  recipe=SimpleNamespace(train=SimpleNamespace(seed=0)))
+    out = ModeCoverage(ModeCoverageParams(samples=400))(run)
+    assert out["modes"] == 2 and out["high_quality"] == 1.0

@@ -4,7 +4,7 @@
         set learning rates for this step
         for each phase the schedule gives for this step:
             repeat phase.repeat times:
-                loss = sum(weight * term(ctx) for each term active at this step)
+                loss = sum(weight * every * term(ctx) for each term active at this step)
                 zero the phase's optimizers; loss.backward(); step them
         update EMA; advance counters; callbacks
 """
@@ -75,7 +75,7 @@ def run_step(run, step: int, logs: StepLogs, grads: _GradSwitch) -> None:
             ctx = StepContext(run, step, shared, phase.reuse)
             total = None
             for term in terms:
-                value = term(ctx) * term.weight
+                value = term(ctx) * (term.weight * term.every)
                 logs.add(f"{phase.name}/{term.name}", value)
                 total = value if total is None else total + value
             for opt in optimizers:

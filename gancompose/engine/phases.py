@@ -1,7 +1,8 @@
 """What one training step is made of: phases of weighted terms, declared by a schedule.
 
 A *term* is a small callable ``term(ctx) -> scalar Tensor`` with a ``name``, a ``weight`` and an
-interval ``every`` (a lazy regularizer fires on steps divisible by it). A *phase* sums its active
+interval ``every``: a lazy term fires on steps divisible by it, its weight multiplied by ``every``
+so that its average contribution stays the same (StyleGAN2's lazy regularization). A *phase* sums its active
 terms, calls ``backward()`` once and steps the optimizers of the networks it trains. A *schedule*
 (a ``register_schedules`` component) says which phases a step runs; it must be a pure function of
 the step counter so that a resumed run is exact.
@@ -9,7 +10,7 @@ the step counter so that a resumed run is exact.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import torch
 from pydantic import Field, PositiveInt
@@ -31,7 +32,7 @@ class Phase:
     """One optimisation phase of a step.
 
     name: used in logs (``discriminator/adversarial``).
-    terms: summed (times their weights) into the phase's loss.
+    terms: summed into the phase's loss, each times ``weight * every`` on the steps it fires.
     optimizers: names of the networks whose optimizers step after ``backward()``.
     frozen: networks whose parameters need no gradient in this phase (saves their weight-gradient work).
     repeat: how many times the phase runs per step (``n_critic``), each time on fresh data and latents.
@@ -57,11 +58,12 @@ class RegularizerParams(Params):
     """Common parameters of every regularizer term."""
     weight: float = Field(1.0, description="multiplies the term")
     every: PositiveInt = Field(1, description="apply on steps divisible by this (lazy regularization)")
-    phase: Literal["discriminator", "generator"] = Field("discriminator", description="the phase it joins")
+    network: str = Field("discriminator", description="the network it regularizes; it joins the phase that "
+                                                      "trains this network")
 
 
 class RegularizerTerm:
-    """Base for regularizer terms: takes weight, interval and phase from its :class:`RegularizerParams`.
+    """Base for regularizer terms: takes weight, interval and network from its :class:`RegularizerParams`.
     Subclasses implement ``__call__(ctx)``."""
     name = "regularizer"
 
@@ -69,7 +71,7 @@ class RegularizerTerm:
         self.params = params
         self.weight = params.weight
         self.every = params.every
-        self.phase = params.phase
+        self.network = params.network
 
     def __call__(self, ctx) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError

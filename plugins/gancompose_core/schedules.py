@@ -56,11 +56,17 @@ class Alternating:
             raise RecipeError(f"the generator {p.generator!r} must take input = 'latent'", key=["generator"])
         self.roles = {"generator": p.generator, "discriminator": p.discriminator}
         g, d = p.generator, p.discriminator
-        regs = {ph: tuple(r for r in run.regularizers if r.phase == ph) for ph in ("discriminator", "generator")}
+        regs = {g: [], d: []}
+        for i, reg in enumerate(run.regularizers):
+            if reg.network not in regs:
+                raise RecipeError(f"this schedule trains {g!r} and {d!r}, not {reg.network!r}",
+                                  key=["regularizers", i, "network"], absolute=True,
+                                  hint=did_you_mean(reg.network, regs))
+            regs[reg.network].append(reg)
         self._phases = [
-            Phase("discriminator", (DiscriminatorAdversarial(run.loss), *regs["discriminator"]), optimizers=(d,),
+            Phase("discriminator", (DiscriminatorAdversarial(run.loss), *regs[d]), optimizers=(d,),
                   frozen=() if p.reuse_fake else (g,), repeat=p.n_critic),
-            Phase("generator", (GeneratorAdversarial(run.loss), *regs["generator"]), optimizers=(g,),
+            Phase("generator", (GeneratorAdversarial(run.loss), *regs[g]), optimizers=(g,),
                   frozen=(d,), reuse=("fake",) if p.reuse_fake else ()),
         ]
 
