@@ -179,3 +179,26 @@ def test_mode_coverage_counts_modes():
                   recipe=SimpleNamespace(train=SimpleNamespace(seed=0)))
     out = ModeCoverage(ModeCoverageParams(samples=400))(run)
     assert out["modes"] == 2 and out["high_quality"] == 1.0
+
+
+class Clamp(RegularizerTerm):
+    """A constraint: clamps the regularized network's weights after each optimizer step."""
+    name = "clamp"
+
+    def after_step(self, ctx):
+        with torch.no_grad():
+            for p in ctx.run.networks[self.network].parameters():
+                p.clamp_(-0.001, 0.001)
+
+
+def test_constraints_run_after_the_optimizer_step(tmp_path):
+    class Plugin:
+        @hookimpl
+        def register_regularizers(self, register):
+            register("clamp", Clamp, RegularizerParams)
+    reg = build_registry({"clamp": Plugin()})
+    run = _run(tmp_path, reg, extra=["regularizers=[{type='clamp'}]", "schedule.n_critic=2"])
+    assert run.schedule.phases(0)[0].constraints and not run.schedule.phases(0)[1].constraints
+    train(run, until=2)
+    assert all(p.abs().max() <= 0.001 for p in run.networks["discriminator"].parameters())
+    assert any(p.abs().max() > 0.001 for p in run.networks["generator"].parameters())

@@ -5,7 +5,7 @@
         for each phase the schedule gives for this step:
             repeat phase.repeat times:
                 loss = sum(weight * every * term(ctx) for each term active at this step)
-                zero the phase's optimizers; loss.backward(); step them
+                zero the phase's optimizers; loss.backward(); step them; apply constraints
         update EMA; advance counters; callbacks
 """
 from __future__ import annotations
@@ -83,6 +83,9 @@ def run_step(run, step: int, logs: StepLogs, grads: _GradSwitch) -> None:
             total.backward()
             for opt in optimizers:
                 opt.step()
+            for constraint in phase.constraints:
+                if step % constraint.every == 0:
+                    constraint.after_step(ctx)
     grads.set(())
     run.update_ema(step)
 

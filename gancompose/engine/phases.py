@@ -38,6 +38,7 @@ class Phase:
     repeat: how many times the phase runs per step (``n_critic``), each time on fresh data and latents.
     reuse: step-cached tensors (e.g. ``"fake"``) this phase may take from an earlier phase of the step
         instead of recomputing them.
+    constraints: objects with ``after_step(ctx)``, run after the optimizers stepped (weight clipping).
     """
     name: str
     terms: tuple[Term, ...]
@@ -45,6 +46,7 @@ class Phase:
     frozen: tuple[str, ...] = ()
     repeat: int = 1
     reuse: tuple[str, ...] = ()
+    constraints: tuple = ()
 
 
 class Schedule(Protocol):

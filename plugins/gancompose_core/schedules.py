@@ -63,11 +63,13 @@ class Alternating:
                                   key=["regularizers", i, "network"], absolute=True,
                                   hint=did_you_mean(reg.network, regs))
             regs[reg.network].append(reg)
+        terms = {n: tuple(r for r in rs if not hasattr(r, "after_step")) for n, rs in regs.items()}
+        constraints = {n: tuple(r for r in rs if hasattr(r, "after_step")) for n, rs in regs.items()}
         self._phases = [
-            Phase("discriminator", (DiscriminatorAdversarial(run.loss), *regs[d]), optimizers=(d,),
-                  frozen=() if p.reuse_fake else (g,), repeat=p.n_critic),
-            Phase("generator", (GeneratorAdversarial(run.loss), *regs[g]), optimizers=(g,),
-                  frozen=(d,), reuse=("fake",) if p.reuse_fake else ()),
+            Phase("discriminator", (DiscriminatorAdversarial(run.loss), *terms[d]), optimizers=(d,),
+                  frozen=() if p.reuse_fake else (g,), repeat=p.n_critic, constraints=constraints[d]),
+            Phase("generator", (GeneratorAdversarial(run.loss), *terms[g]), optimizers=(g,),
+                  frozen=(d,), reuse=("fake",) if p.reuse_fake else (), constraints=constraints[g]),
         ]
 
     def phases(self, step: int) -> list[Phase]:
