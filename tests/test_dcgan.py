@@ -59,3 +59,25 @@ def test_init_follows_dcgan():
     assert abs(w.mean().item()) < 1e-3 and abs(w.std().item() - 0.02) < 1e-3
     bn = g.main[1]
     assert abs(bn.weight.mean().item() - 1.0) < 0.01 and torch.all(bn.bias == 0)
+
+
+def test_spectral_norm_for_a_whole_network():
+    d, rep = _net({"type": "dcgan_discriminator", "input": "data", "ndf": 8, "image_size": 16, "batch_norm": False,
+                   "spectral_norm": True}, (3, 16, 16))
+    convs = [m for m in d.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(torch.nn.utils.parametrize.is_parametrized(m, "weight") for m in convs)
+    d.train()
+    for _ in range(30):  # power iterations run in training-mode forwards
+        d(torch.randn(2, 3, 16, 16))
+    for m in convs:
+        sigma = torch.linalg.matrix_norm(m.weight.detach().flatten(1), ord=2)
+        assert sigma == pytest.approx(1.0, abs=0.05)
+
+
+def test_spectral_norm_per_layer():
+    from gancompose.builder import build_network
+    net, _ = _net({"type": "sequential", "input": "data", "layers": [
+        {"type": "flatten"}, {"type": "linear", "out_features": 8, "spectral_norm": True},
+        {"type": "linear", "out_features": 1}]}, (1, 4, 4))
+    assert torch.nn.utils.parametrize.is_parametrized(net[1], "weight")
+    assert not torch.nn.utils.parametrize.is_parametrized(net[2], "weight")

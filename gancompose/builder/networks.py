@@ -84,7 +84,21 @@ def build_network(name: str, spec, in_shape: Shape, registry: Registry) -> tuple
     if spec.init is not None:
         init = registry.get("initializer", spec.init.type).factory(spec.init)
         init(net)
+    if spec.spectral_norm:
+        apply_spectral_norm(net)
     return net, report
+
+
+_SN_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+
+
+def apply_spectral_norm(net: nn.Module) -> nn.Module:
+    """Spectral normalization on every conv and linear weight not already normalized. Applied after the
+    initializer, so it normalizes the initialized weights."""
+    for module in list(net.modules()):
+        if isinstance(module, _SN_TYPES) and not nn.utils.parametrize.is_parametrized(module, "weight"):
+            nn.utils.parametrizations.spectral_norm(module)
+    return net
 
 
 def _report_block(name: str, net: nn.Module, in_shape: Shape, type_name: str, key: list) -> NetworkReport:

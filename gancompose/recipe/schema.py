@@ -52,6 +52,8 @@ def recipe_model(registry: Registry) -> type[BaseModel]:
     network_fields = {
         "input": (str, Field(description="what the network consumes: 'latent' or 'data'")),
         "init": (Optional[initializer], Field(None, description="weight initializer applied after building")),
+        "spectral_norm": (bool, Field(False, description="spectral normalization of every conv and linear weight "
+                                                         "of the network (Miyato et al. 2018)")),
     }
     sequential = create_model(
         "block.sequential", __base__=Section, __doc__="A network written layer by layer.",

@@ -23,16 +23,21 @@ def _image_input(in_shape: Shape, layer: str) -> None:
                           hint="add a 'reshape' layer before it")
 
 
+def _maybe_sn(module: nn.Module, on: bool) -> nn.Module:
+    return nn.utils.parametrizations.spectral_norm(module) if on else module
+
+
 class LinearParams(Params):
     out_features: PositiveInt = Field(description="output size")
     in_features: Optional[PositiveInt] = Field(None, description="input size (inferred when omitted)")
     bias: bool = Field(True, description="learn an additive bias")
+    spectral_norm: bool = Field(False, description="spectral normalization of the weight (Miyato et al. 2018)")
 
 
 def linear(p: LinearParams, in_shape: Shape) -> nn.Module:
     """Fully connected layer over the last dimension."""
     _check_in("in_features", p.in_features, in_shape[-1], "features")
-    return nn.Linear(in_shape[-1], p.out_features, bias=p.bias)
+    return _maybe_sn(nn.Linear(in_shape[-1], p.out_features, bias=p.bias), p.spectral_norm)
 
 
 class ConvParams(Params):
@@ -42,6 +47,7 @@ class ConvParams(Params):
     padding: int = Field(0, ge=0, description="zero padding on each side")
     bias: bool = Field(True, description="learn an additive bias")
     in_channels: Optional[PositiveInt] = Field(None, description="input channels (inferred when omitted)")
+    spectral_norm: bool = Field(False, description="spectral normalization of the weight (Miyato et al. 2018)")
 
 
 class Conv2dParams(ConvParams):
@@ -52,8 +58,8 @@ def conv2d(p: Conv2dParams, in_shape: Shape) -> nn.Module:
     """2-D convolution."""
     _image_input(in_shape, "conv2d")
     _check_in("in_channels", p.in_channels, in_shape[0], "channels")
-    return nn.Conv2d(in_shape[0], p.out_channels, p.kernel_size, p.stride, p.padding, bias=p.bias,
-                     padding_mode=p.padding_mode)
+    return _maybe_sn(nn.Conv2d(in_shape[0], p.out_channels, p.kernel_size, p.stride, p.padding, bias=p.bias,
+                               padding_mode=p.padding_mode), p.spectral_norm)
 
 
 class ConvTransposeParams(ConvParams):
@@ -64,8 +70,8 @@ def conv_transpose2d(p: ConvTransposeParams, in_shape: Shape) -> nn.Module:
     """2-D transposed convolution (fractionally strided), for upsampling generators."""
     _image_input(in_shape, "conv_transpose2d")
     _check_in("in_channels", p.in_channels, in_shape[0], "channels")
-    return nn.ConvTranspose2d(in_shape[0], p.out_channels, p.kernel_size, p.stride, p.padding,
-                              output_padding=p.output_padding, bias=p.bias)
+    return _maybe_sn(nn.ConvTranspose2d(in_shape[0], p.out_channels, p.kernel_size, p.stride, p.padding,
+                                        output_padding=p.output_padding, bias=p.bias), p.spectral_norm)
 
 
 class BatchNormParams(Params):

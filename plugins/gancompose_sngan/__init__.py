@@ -1,0 +1,1 @@
+"""SNGAN: spectrally normalized ResNet generator and discriminator blocks (Miyato et al. 2018)."""
