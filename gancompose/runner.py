@@ -8,11 +8,14 @@ from pathlib import Path
 
 from rich.console import Console
 
-from gancompose.builder import build_run, resolve_device
+from gancompose.builder import Run, build_run, resolve_device
+from gancompose.builder.run import build_networks, ema_copy
 from gancompose.callbacks import Checkpointer, Evaluation, MetricsLog, Progress, QuietLog, SampleGrid
-from gancompose.checkpoint import Checkpoint, restore_run
+from gancompose.checkpoint import Checkpoint, load_networks, restore_run
 from gancompose.engine import train
 from gancompose.errors import CheckpointError
+from gancompose.recipe import validate_recipe
+from gancompose.registry import Registry, default_registry
 from gancompose.rundir import new_run_dir, run_dir_of_checkpoint, write_recipe
 
 
@@ -101,35 +104,27 @@ def _check_same_networks(recipe, ckpt: Checkpoint) -> None:
                                                "same [networks] tables")
 
 
-def load_for_sampling(path: str | Path, *, device: str = "cpu"):
+def load_for_sampling(path: str | Path, *, device: str = "cpu", registry: Registry | None = None) -> Run:
     """A run rebuilt from a checkpoint alone (its recipe is in the metadata), weights loaded, no data."""
-    from gancompose.builder.run import build_networks, Run
-    from gancompose.checkpoint import load_networks
-    from gancompose.recipe import validate_recipe
-    import copy
-
+    registry = registry or default_registry()
     ckpt = Checkpoint(path)
-    recipe = validate_recipe(ckpt.recipe, file=str(path))
-    shapes = _ShapeOnly(ckpt, recipe)
-    networks, reports = build_networks(recipe, _registry(), shapes)
-    dev = resolve_device(device)
-    networks.to(dev)
-    run = Run(recipe=recipe, registry=_registry(), device=dev, dataset=shapes, networks=networks, reports=reports)
+    recipe = validate_recipe(ckpt.recipe, file=str(path), registry=registry)
+    shapes = _ShapeOnly(ckpt)
+    networks, reports = build_networks(recipe, registry, shapes)
+    networks.to(resolve_device(device))
+    run = Run(recipe=recipe, registry=registry, device=resolve_device(device), dataset=shapes, networks=networks,
+              reports=reports)
     if recipe.train.ema is not None:
-        run.ema[recipe.train.ema.network] = copy.deepcopy(networks[recipe.train.ema.network]).eval()
+        name = recipe.train.ema.network
+        run.ema[name] = ema_copy(networks[name])
     load_networks(run, ckpt)
     return run
-
-
-def _registry():
-    from gancompose.registry import default_registry
-    return default_registry()
 
 
 class _ShapeOnly:
     """Stands in for the dataset when only its sample shape is needed (recorded in the checkpoint)."""
 
-    def __init__(self, ckpt: Checkpoint, recipe):
+    def __init__(self, ckpt: Checkpoint):
         self.sample_shape = tuple(json.loads(ckpt.metadata.get("sample_shape", "null")) or ())
         self.num_classes = None
         if not self.sample_shape:

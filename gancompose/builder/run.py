@@ -86,6 +86,11 @@ class Run:
             n for n, s in self.recipe.networks.items() if s.input == "latent")
 
 
+def ema_copy(net: nn.Module) -> nn.Module:
+    """A frozen copy of ``net`` in eval mode, to hold its exponential moving average."""
+    return copy.deepcopy(net).eval().requires_grad_(False)
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -153,7 +158,7 @@ def _build_run(recipe, registry, device, dataset, with_data) -> Run:
 
     if recipe.train.ema is not None:
         name = recipe.train.ema.network
-        run.ema[name] = copy.deepcopy(networks[name]).eval().requires_grad_(False)
+        run.ema[name] = ema_copy(networks[name])
 
     for name, spec in recipe.optimizers.items():
         opt = _build("optimizer", spec, registry, ["optimizers", name], networks[name].parameters())
