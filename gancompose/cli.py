@@ -125,14 +125,29 @@ def run(recipe, overrides, max_steps, device, seed, resume, output_dir, quiet):
 @click.option("--seed", default=0, show_default=True, help="Seed of the latents.")
 @click.option("--no-ema", is_flag=True, help="Use the trained weights even if an EMA copy exists.")
 @click.option("--device", default="cpu", show_default=True, help="Device to sample on.")
-def sample(checkpoint, count, output, seed, no_ema, device):
+@click.option("--class", "class_", type=click.IntRange(min=0), help="Conditional generators: only this class.")
+@click.option("--per-class", type=click.IntRange(min=1),
+              help="Conditional generators: a grid with one row of this many samples per class.")
+def sample(checkpoint, count, output, seed, no_ema, device, class_, per_class):
     """Generate a grid of samples from a checkpoint (its recipe is read from the file)."""
+    from gancompose.errors import GancomposeError
     from gancompose.runner import load_for_sampling
-    from gancompose.sampling import generate, save_grid
+    from gancompose.sampling import class_labels, generate, save_grid
     _registry()
     run_ = load_for_sampling(checkpoint, device=device)
-    path = save_grid(generate(run_, count, seed=seed, use_ema=not no_ema), output)
-    err_console.print(f"wrote {count} samples to {path}", soft_wrap=True)
+    labels, nrow = None, None
+    if class_ is not None or per_class is not None:
+        k = run_.num_classes
+        if not k:
+            raise GancomposeError("--class and --per-class need a class-conditional generator; this one is not")
+        if class_ is not None and class_ >= k:
+            raise GancomposeError(f"--class {class_} is out of range: the generator knows classes 0 to {k - 1}")
+        labels = class_labels(k, count if class_ is not None else per_class, only=class_)
+        nrow = None if class_ is not None else per_class
+    images = generate(run_, len(labels) if labels is not None else count, seed=seed, use_ema=not no_ema,
+                      labels=labels)
+    path = save_grid(images, output, nrow=nrow)
+    err_console.print(f"wrote {len(images)} samples to {path}", soft_wrap=True)
 
 
 @cli.command()

@@ -92,6 +92,17 @@ def register_initializers(register):
 
 
 @hookspec
+def register_conditioners(register):
+    """Register conditioners: make any network class-conditional (``[networks.NAME] condition = {...}``).
+
+    ``factory(params, num_classes) -> conditioner`` with ``in_shape(shape) -> shape`` (the input
+    shape the wrapped network is built for, e.g. with label channels added) and
+    ``wrap(network, in_shape) -> nn.Module`` returning a module called as ``module(x, labels)`` with
+    ``conditional = True``. ``num_classes`` comes from the dataset.
+    """
+
+
+@hookspec
 def register_datasets(register):
     """Register datasets (``[data] type = "shapes"``).
 

@@ -126,7 +126,7 @@ class _ShapeOnly:
 
     def __init__(self, ckpt: Checkpoint):
         self.sample_shape = tuple(json.loads(ckpt.metadata.get("sample_shape", "null")) or ())
-        self.num_classes = None
+        self.num_classes = json.loads(ckpt.metadata.get("num_classes", "null"))
         if not self.sample_shape:
             raise CheckpointError(f"{ckpt.path} does not record the data's sample shape")
 

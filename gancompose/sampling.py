@@ -6,13 +6,30 @@ from pathlib import Path
 import torch
 import torchvision.utils as vutils
 
+from gancompose.engine.context import call, is_conditional
+from gancompose.errors import GancomposeError
+
+
+def class_labels(num_classes: int, per_class: int, only: int | None = None) -> torch.Tensor:
+    """Labels for a class grid: ``per_class`` of each class in order (one row each), or of one class."""
+    if only is not None:
+        return torch.full((per_class,), only, dtype=torch.long)
+    return torch.arange(num_classes).repeat_interleave(per_class)
+
 
 @torch.no_grad()
-def generate(run, n: int, *, seed: int = 0, use_ema: bool = True, batch_size: int = 256) -> torch.Tensor:
+def generate(run, n: int, *, seed: int = 0, use_ema: bool = True, batch_size: int = 256,
+             labels: torch.Tensor | None = None) -> torch.Tensor:
     """``n`` samples from the generator (its EMA copy when there is one), in eval mode, on the CPU.
-    The latents come from their own generator seeded by ``seed``, so the training RNG is untouched."""
+    The latents come from their own generator seeded by ``seed``, so the training RNG is untouched.
+    A conditional generator gets ``labels`` (default: classes in turn, 0, 1, 2, ...)."""
     name = run.generator_name()
     net = run.sampling_network(name, use_ema)
+    conditional = is_conditional(net)
+    if conditional and labels is None:
+        labels = torch.arange(n) % run.num_classes
+    if labels is not None and not conditional:
+        raise GancomposeError("this generator is not class-conditional: it takes no class")
     was_training = net.training
     net.eval()
     g = torch.Generator(device="cpu").manual_seed(seed)
@@ -20,7 +37,8 @@ def generate(run, n: int, *, seed: int = 0, use_ema: bool = True, batch_size: in
     try:
         for start in range(0, n, batch_size):
             z = run.sample_latent(min(batch_size, n - start), generator=g)
-            out.append(net(z).float().cpu())
+            y = None if labels is None else labels[start:start + len(z)].to(run.device)
+            out.append(call(net, z, y).float().cpu())
     finally:
         net.train(was_training)
     return torch.cat(out)

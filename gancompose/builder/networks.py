@@ -44,7 +44,8 @@ def dry_forward(module: nn.Module, in_shape: Shape) -> torch.Tensor:
     module.eval()
     try:
         with torch.no_grad():
-            return module(torch.zeros(2, *in_shape))
+            x = torch.zeros(2, *in_shape)
+            return module(x, torch.zeros(2, dtype=torch.long)) if getattr(module, "conditional", False) else module(x)
     finally:
         module.train(was_training)
 
@@ -54,8 +55,48 @@ def _shape_error(what: str, in_shape: Shape, exc: Exception, key: list) -> Recip
     return RecipeError(f"{what} cannot take an input of shape {tuple(in_shape)} (per sample): {msg}", key=key)
 
 
-def build_network(name: str, spec, in_shape: Shape, registry: Registry) -> tuple[nn.Module, NetworkReport]:
+def build_network(name: str, spec, in_shape: Shape, registry: Registry,
+                  num_classes: int | None = None) -> tuple[nn.Module, NetworkReport]:
+    """Build a network from its recipe table. With ``condition``, the network is built for the input
+    shape the conditioner asks for and wrapped to take ``(x, labels)``."""
     key = ["networks", name]
+    conditioner = None
+    if spec.condition is not None:
+        ckey = [*key, "condition"]
+        if num_classes is None:
+            raise RecipeError("the data has no labels to condition on", key=ckey,
+                              hint="use a labelled dataset (digits, shapes, mnist, cifar10, image_folder with "
+                                   "labels = 'subfolders')")
+        if spec.condition.num_classes is not None and spec.condition.num_classes != num_classes:
+            raise RecipeError(f"expected {num_classes} (the data has {num_classes} classes), got "
+                              f"{spec.condition.num_classes}", key=[*ckey, "num_classes"],
+                              hint="remove num_classes to read it from the data")
+        try:
+            conditioner = registry.get("conditioner", spec.condition.type).factory(spec.condition, num_classes)
+            outer_shape, in_shape = tuple(in_shape), tuple(conditioner.in_shape(tuple(in_shape)))
+        except RecipeError as exc:
+            raise exc.under(ckey) from None
+    net, report = _build_plain(name, spec, tuple(in_shape), registry, key)
+    if spec.init is not None:
+        init = registry.get("initializer", spec.init.type).factory(spec.init)
+        init(net)
+    if spec.spectral_norm:
+        apply_spectral_norm(net)
+    if conditioner is not None:
+        try:
+            net = conditioner.wrap(net, in_shape)
+        except RecipeError as exc:
+            raise exc.under([*key, "condition"]) from None
+        try:
+            out = dry_forward(net, outer_shape)
+        except Exception as exc:
+            raise _shape_error(f"conditional network ({spec.condition.type})", outer_shape, exc,
+                               [*key, "condition"]) from None
+        report = NetworkReport(name, outer_shape, tuple(out.shape[1:]), count_params(net), report.rows)
+    return net, report
+
+
+def _build_plain(name: str, spec, in_shape: Shape, registry: Registry, key: list) -> tuple[nn.Module, NetworkReport]:
     if spec.type == "sequential":
         layers, rows, shape = [], [], tuple(in_shape)
         for i, lspec in enumerate(spec.layers):
@@ -81,11 +122,6 @@ def build_network(name: str, spec, in_shape: Shape, registry: Registry) -> tuple
         except RecipeError as exc:
             raise exc.under(key) from None
         report = _report_block(name, net, tuple(in_shape), spec.type, key)
-    if spec.init is not None:
-        init = registry.get("initializer", spec.init.type).factory(spec.init)
-        init(net)
-    if spec.spectral_norm:
-        apply_spectral_norm(net)
     return net, report
 
 

@@ -45,6 +45,15 @@ class Run:
         self.state.images_seen += batch["image"].shape[0]
         return batch
 
+    def sample_labels(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` class labels drawn uniformly (for fake batches of a conditional generator)."""
+        device = generator.device if generator is not None else self.device
+        return torch.randint(self.num_classes, (n,), device=device, generator=generator).to(self.device)
+
+    @property
+    def num_classes(self) -> int | None:
+        return getattr(self.dataset, "num_classes", None)
+
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         spec = self.recipe.latent
         device = generator.device if generator is not None else self.device
@@ -114,7 +123,8 @@ def _input_shape(name: str, spec, recipe, dataset) -> tuple[int, ...]:
 def build_networks(recipe, registry: Registry, dataset) -> tuple[nn.ModuleDict, dict[str, NetworkReport]]:
     networks, reports = nn.ModuleDict(), {}
     for name, spec in recipe.networks.items():
-        net, report = build_network(name, spec, _input_shape(name, spec, recipe, dataset), registry)
+        net, report = build_network(name, spec, _input_shape(name, spec, recipe, dataset), registry,
+                                    num_classes=getattr(dataset, "num_classes", None))
         if spec.input == "latent" and report.out_shape != tuple(dataset.sample_shape):
             raise RecipeError(
                 f"the network produces samples of shape {report.out_shape}, but the data's samples have "

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gancompose.sampling import generate, save_grid
+from gancompose.engine.context import is_conditional
+from gancompose.sampling import class_labels, generate, save_grid
 
 
 class SampleGrid:
@@ -15,7 +16,13 @@ class SampleGrid:
         pass
 
     def _write(self, run) -> None:
-        self.last = save_grid(generate(run, self.n, seed=self.seed), self.folder / f"step_{run.state.step:07d}.png")
+        path = self.folder / f"step_{run.state.step:07d}.png"
+        if is_conditional(run.networks[run.generator_name()]):  # one row per class
+            per_class = max(1, self.n // run.num_classes)
+            labels = class_labels(run.num_classes, per_class)
+            self.last = save_grid(generate(run, len(labels), seed=self.seed, labels=labels), path, nrow=per_class)
+        else:
+            self.last = save_grid(generate(run, self.n, seed=self.seed), path)
 
     def on_step_end(self, run, logs) -> None:
         if self.every and run.state.step % self.every == 0:

@@ -10,6 +10,20 @@ from typing import Any
 import torch
 
 
+def is_conditional(net: torch.nn.Module) -> bool:
+    return getattr(net, "conditional", False)
+
+
+def call(net: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    """``net(x, labels)`` for a conditional network, ``net(x)`` otherwise."""
+    if is_conditional(net):
+        if labels is None:
+            raise RuntimeError("a conditional network was called without labels: condition the generator too, "
+                               "or use labelled data")
+        return net(x, labels)
+    return net(x)
+
+
 class StepContext:
     def __init__(self, run, step: int, shared: dict[str, Any], reuse: tuple[str, ...] = ()):
         self.run = run
@@ -64,9 +78,31 @@ class StepContext:
         return self._cached("latent", lambda: self.run.sample_latent(self.batch_size))
 
     @property
+    def labels(self) -> torch.Tensor:
+        """Class labels of the real batch."""
+        return self.batch["label"]
+
+    @property
+    def fake_labels(self) -> torch.Tensor | None:
+        """Classes the fake batch is generated for (uniform), or None when the generator is unconditional."""
+        if not is_conditional(self.generator):
+            return None
+        return self._cached("fake_labels", lambda: self.run.sample_labels(self.batch_size))
+
+    @property
     def fake(self) -> torch.Tensor:
-        """``generator(latent)``, with its graph: detach it where the generator must not learn."""
-        return self._cached("fake", lambda: self.generator(self.latent))
+        """``generator(latent[, fake_labels])``, with its graph: detach it where the generator must not learn."""
+        return self._cached("fake", lambda: call(self.generator, self.latent, self.fake_labels))
+
+    def discriminate(self, x: torch.Tensor, labels: torch.Tensor | None, role: str = "discriminator") -> torch.Tensor:
+        """The discriminator's output for ``x``, given ``labels`` if it is conditional."""
+        return call(self.net(role), x, labels)
+
+    def real_or_fake_labels(self, fake: bool) -> torch.Tensor | None:
+        """Labels that go with ``ctx.fake`` (fake=True) or ``ctx.real``, None for unconditional discriminators."""
+        if not is_conditional(self.discriminator):
+            return None
+        return self.fake_labels if fake else self.labels
 
     def remember(self, key: str, make):
         """Cache any other per-phase computation under ``key`` (plugins use this for their terms)."""

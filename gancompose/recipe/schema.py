@@ -48,10 +48,15 @@ def recipe_model(registry: Registry) -> type[BaseModel]:
     initializer = component_union(registry, "initializer")
     layer = component_union(registry, "layer")
     lr_schedule = component_union(registry, "lr_schedule")
+    conditioner = component_union(registry, "conditioner", {
+        "num_classes": (Optional[PositiveInt], Field(None, description="classes; must match the data's "
+                                                                       "(read from the data when omitted)")),
+    })
 
     network_fields = {
         "input": (str, Field(description="what the network consumes: 'latent' or 'data'")),
         "init": (Optional[initializer], Field(None, description="weight initializer applied after building")),
+        "condition": (Optional[conditioner], Field(None, description="make the network class-conditional")),
         "spectral_norm": (bool, Field(False, description="spectral normalization of every conv and linear weight "
                                                          "of the network (Miyato et al. 2018)")),
     }

@@ -5,6 +5,7 @@ from pydantic import Field, PositiveInt
 
 from gancompose import Params, RecipeError
 from gancompose.engine import Phase
+from gancompose.engine.context import is_conditional
 from gancompose.errors import did_you_mean
 
 
@@ -24,8 +25,9 @@ class DiscriminatorAdversarial:
         self.loss = loss
 
     def __call__(self, ctx):
-        d = ctx.discriminator
-        return self.loss.discriminator(d(ctx.real), d(ctx.fake.detach()))
+        real = ctx.discriminate(ctx.real, ctx.real_or_fake_labels(fake=False))
+        fake = ctx.discriminate(ctx.fake.detach(), ctx.real_or_fake_labels(fake=True))
+        return self.loss.discriminator(real, fake)
 
 
 class GeneratorAdversarial:
@@ -36,9 +38,9 @@ class GeneratorAdversarial:
         self.loss = loss
 
     def __call__(self, ctx):
-        d = ctx.discriminator
-        real_out = d(ctx.real) if getattr(self.loss, "needs_real_for_generator", False) else None
-        return self.loss.generator(d(ctx.fake), real_out)
+        real_out = (ctx.discriminate(ctx.real, ctx.real_or_fake_labels(fake=False))
+                    if getattr(self.loss, "needs_real_for_generator", False) else None)
+        return self.loss.generator(ctx.discriminate(ctx.fake, ctx.real_or_fake_labels(fake=True)), real_out)
 
 
 class Alternating:
@@ -54,6 +56,10 @@ class Alternating:
                                   hint=f"add an [optimizers.{name}] table")
         if run.recipe.networks[p.generator].input != "latent":
             raise RecipeError(f"the generator {p.generator!r} must take input = 'latent'", key=["generator"])
+        if is_conditional(run.networks[p.discriminator]) and not is_conditional(run.networks[p.generator]):
+            raise RecipeError(f"the discriminator {p.discriminator!r} is conditional but the generator "
+                              f"{p.generator!r} is not: fakes would have no labels", key=["discriminator"],
+                              hint=f"add a condition to [networks.{p.generator}] too")
         self.roles = {"generator": p.generator, "discriminator": p.discriminator}
         g, d = p.generator, p.discriminator
         regs = {g: [], d: []}
@@ -69,7 +75,7 @@ class Alternating:
             Phase("discriminator", (DiscriminatorAdversarial(run.loss), *terms[d]), optimizers=(d,),
                   frozen=() if p.reuse_fake else (g,), repeat=p.n_critic, constraints=constraints[d]),
             Phase("generator", (GeneratorAdversarial(run.loss), *terms[g]), optimizers=(g,),
-                  frozen=(d,), reuse=("fake",) if p.reuse_fake else (), constraints=constraints[g]),
+                  frozen=(d,), reuse=("latent", "fake_labels", "fake") if p.reuse_fake else (), constraints=constraints[g]),
         ]
 
     def phases(self, step: int) -> list[Phase]:
