@@ -12,11 +12,24 @@ RECIPES = sorted((ROOT / "recipes").glob("*.toml"))
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
+#: recipes on real data (absent here: no downloads) train in the tests on embedded data of the same shape
+EMBEDDED_STAND_INS = {
+    "mnist": lambda d: "data={type='digits'}",
+    "cifar10": lambda d: "data={type='shapes', image_size=32}",
+    "image_folder": lambda d: (f"data={{type='shapes', image_size={d.get('image_size', 64)}, "
+                               f"channels={d.get('channels', 3)}}}"),
+}
+
+
 def tiny_overrides(raw: dict, tmp_path: Path) -> list[str]:
     """Overrides that shrink a recipe (image size, widths, batch, data size) without changing its kind."""
     out = [f'train.output_dir="{tmp_path.as_posix()}"', "train.batch_size=4", "train.log_every=1",
            "train.sample_every=0", "train.checkpoint_every=0", "train.samples=4", 'train.device="cpu"']
     data = raw.get("data", {})
+    if data.get("type") in EMBEDDED_STAND_INS:
+        out.append(EMBEDDED_STAND_INS[data["type"]](data))
+        data = {"type": "shapes", "image_size": data.get("image_size", 64)} if data["type"] != "mnist" else {
+            "type": "digits"}
     if "image_size" in data:
         out.append("data.image_size=16")
     if "size" in data or data.get("type") in ("shapes", "digits", "gaussian_mixture"):

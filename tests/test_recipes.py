@@ -38,3 +38,21 @@ def test_resolved_recipe_round_trips(path, tmp_path):
     out = tmp_path / "resolved.toml"
     out.write_text(recipe_toml(recipe))
     assert load_recipe(out) == recipe
+
+
+REAL_DATA = [p for p in RECIPES if load_raw(p).get("data", {}).get("type") in ("mnist", "cifar10", "image_folder")]
+
+
+@pytest.mark.parametrize("path", REAL_DATA, ids=[p.stem for p in REAL_DATA])
+def test_recipe_without_its_data_names_the_fix(path, tmp_path):
+    from click.testing import CliRunner
+    from gancompose.cli import cli
+    data = load_raw(path)["data"]
+    root = tmp_path / "nothing-here"
+    res = CliRunner().invoke(cli, ["run", str(path), "--set", f"data.root='{root}'", "--max-steps", "1",
+                                   "--output-dir", str(tmp_path / "runs")])
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output and str(root) in res.output
+    if data["type"] in ("mnist", "cifar10"):
+        assert f"gancompose data download {data['type']} --root" in res.output
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("*.safetensors"))
