@@ -35,7 +35,7 @@ def tiny_overrides(raw: dict, tmp_path: Path) -> list[str]:
     if "size" in data or data.get("type") in ("shapes", "digits", "gaussian_mixture"):
         out.append("data.size=64")
     for name, net in raw.get("networks", {}).items():
-        for key, value in (("image_size", 16), ("ngf", 8), ("ndf", 8)):
+        for key, value in (("image_size", 16), ("ngf", 8), ("ndf", 8), ("ch", 16)):
             if key in net:
                 out.append(f"networks.{name}.{key}={value}")
     return out

@@ -81,3 +81,11 @@ def test_spectral_norm_per_layer():
         {"type": "linear", "out_features": 1}]}, (1, 4, 4))
     assert torch.nn.utils.parametrize.is_parametrized(net[1], "weight")
     assert not torch.nn.utils.parametrize.is_parametrized(net[2], "weight")
+
+
+def test_init_reaches_spectrally_normalized_weights():
+    from gancompose.builder.networks import apply_spectral_norm
+    from gancompose_core.initializers import NormalInitParams, normal
+    layer = apply_spectral_norm(torch.nn.Sequential(torch.nn.Linear(400, 400)))[0]
+    normal(NormalInitParams(std=0.5))(torch.nn.Sequential(layer))
+    assert abs(layer.parametrizations.weight.original.std().item() - 0.5) < 0.02

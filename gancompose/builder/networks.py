@@ -141,7 +141,8 @@ def _report_block(name: str, net: nn.Module, in_shape: Shape, type_name: str, ke
     rows: list[LayerRow] = []
     hooks = []
     for path, mod in net.named_modules():
-        if path and not any(True for _ in mod.children()):
+        children = [name for name, _ in mod.named_children() if name != "parametrizations"]
+        if path and "parametrizations" not in path.split(".") and not children:
             def hook(m, args, out, _path=path):
                 shape = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else ()
                 rows.append(LayerRow(_path, type(m).__name__, shape, count_params(m)))

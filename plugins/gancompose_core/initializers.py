@@ -8,6 +8,14 @@ from torch import nn
 
 from gancompose import Params
 
+def weight_of(m: nn.Module):
+    """The tensor to initialize: under spectral norm (a parametrization) ``m.weight`` is recomputed on
+    every access, so initialize the stored original instead."""
+    if nn.utils.parametrize.is_parametrized(m, "weight"):
+        return m.parametrizations.weight.original
+    return m.weight
+
+
 _WEIGHTED = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d, nn.Linear)
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.InstanceNorm2d, nn.GroupNorm, nn.LayerNorm)
 
@@ -22,7 +30,7 @@ def normal(p: NormalInitParams):
     def init(net: nn.Module) -> None:
         for m in net.modules():
             if isinstance(m, _WEIGHTED):
-                nn.init.normal_(m.weight, p.mean, p.std)
+                nn.init.normal_(weight_of(m), p.mean, p.std)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
             elif isinstance(m, _NORMS) and getattr(m, "weight", None) is not None:
@@ -43,9 +51,9 @@ def fan(p: FanInitParams):
         for m in net.modules():
             if isinstance(m, _WEIGHTED):
                 if p.scheme.startswith("kaiming"):
-                    getattr(nn.init, p.scheme + "_")(m.weight, nonlinearity="leaky_relu", a=0.2)
+                    getattr(nn.init, p.scheme + "_")(weight_of(m), nonlinearity="leaky_relu", a=0.2)
                 else:
-                    getattr(nn.init, p.scheme + "_")(m.weight, gain=p.gain)
+                    getattr(nn.init, p.scheme + "_")(weight_of(m), gain=p.gain)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
     return init
