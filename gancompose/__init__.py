@@ -14,4 +14,12 @@ hookimpl = pluggy.HookimplMarker("gancompose")
 from gancompose.errors import RecipeError, GancomposeError  # noqa: E402
 from gancompose.params import Params  # noqa: E402
 
-__all__ = ["__version__", "hookimpl", "Params", "RecipeError", "GancomposeError"]
+__all__ = ["__version__", "hookimpl", "Params", "RecipeError", "GancomposeError", "load_generator"]
+
+
+def __getattr__(name: str):
+    # lazy: ``import gancompose`` stays light; ``gancompose.load_generator`` brings in torch when used
+    if name == "load_generator":
+        from gancompose.portable.export import load_generator
+        return load_generator
+    raise AttributeError(f"module 'gancompose' has no attribute {name!r}")

@@ -7,7 +7,8 @@ Tensor names:
     rng.cpu, rng.cuda.<i>                random generator states
     counters                             int64 [step, images_seen, data_epoch, data_position]
 Metadata (strings): format, gancompose_version, recipe (JSON), optimizers (JSON: param_groups and
-non-tensor state), created.
+non-tensor state), created. ``format`` is ``gancompose.<kind>/<version>``: ``checkpoint`` for a run,
+``network`` for one network (gancompose/portable/export.py); a newer version is refused with a clear error.
 
 A config plus a safetensors file is a complete, portable model: ``gancompose sample`` needs nothing else.
 Writes are atomic: a temporary file in the same folder, flushed to disk, then renamed over the target.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +31,33 @@ from gancompose import __version__
 from gancompose.errors import CheckpointError
 
 FORMAT = "gancompose.checkpoint/1"
+#: a single network with its part of the recipe (``gancompose export`` / ``gancompose import``)
+NETWORK_FORMAT = "gancompose.network/1"
+#: the newest version of each file kind this gancompose reads
+READS = {"checkpoint": 1, "network": 1}
+_FORMAT_RE = re.compile(r"gancompose\.([a-z_]+)/(\d+)")
+
+
+def check_format(metadata: dict[str, str], path: Path, kinds: tuple[str, ...] = ("checkpoint",)) -> str:
+    """The file's kind (``checkpoint`` or ``network``) from its ``format``; one clear error for a file of
+    another program, of a newer gancompose, or of a kind not wanted here."""
+    fmt = metadata.get("format")
+    m = _FORMAT_RE.fullmatch(fmt or "")
+    if m is None:
+        raise CheckpointError(f"{path} is not a gancompose checkpoint (format {fmt!r}, expected {FORMAT!r})")
+    kind, version = m.group(1), int(m.group(2))
+    if kind not in READS or version > READS[kind]:
+        writer = metadata.get("gancompose_version")
+        raise CheckpointError(f"{path} was written by a newer gancompose (format {fmt!r}"
+                              f"{f', gancompose {writer}' if writer else ''}); this is gancompose {__version__}, "
+                              f"which reads {', '.join(f'gancompose.{k}/{v}' for k, v in READS.items())}",
+                              hint="upgrade gancompose to read it")
+    if kind not in kinds:
+        wanted = " or ".join(kinds)
+        raise CheckpointError(f"{path} is a gancompose {kind} file ({fmt}), not a {wanted} file",
+                              hint="a single-network file (gancompose export/import) loads with "
+                                   "gancompose.load_generator() or a network's init_from" if kind == "network" else None)
+    return kind
 
 
 # ------------------------------------------------------------------------------- writing
@@ -107,6 +136,9 @@ def save_checkpoint(run, path: str | Path) -> Path:
 class Checkpoint:
     """A checkpoint file opened lazily: metadata at once, tensors on demand."""
 
+    #: the file kinds this class opens (see :func:`check_format`)
+    kinds: tuple[str, ...] = ("checkpoint",)
+
     def __init__(self, path: str | Path):
         self.path = Path(path)
         if not self.path.is_file():
@@ -116,14 +148,16 @@ class Checkpoint:
                 self.metadata = f.metadata() or {}
                 self.keys = list(f.keys())
         except Exception as exc:
-            raise CheckpointError(f"{self.path} is not a readable safetensors file: {exc}") from None
-        if self.metadata.get("format") != FORMAT:
-            raise CheckpointError(f"{self.path} is not a gancompose checkpoint (format "
-                                  f"{self.metadata.get('format')!r}, expected {FORMAT!r})")
+            raise CheckpointError(f"{self.path} is truncated or corrupted (not a readable safetensors file: "
+                                  f"{exc})") from None
+        self.kind = check_format(self.metadata, self.path, self.kinds)
 
     @property
     def recipe(self) -> dict[str, Any]:
-        return json.loads(self.metadata["recipe"])
+        try:
+            return json.loads(self.metadata["recipe"])
+        except (KeyError, ValueError) as exc:
+            raise CheckpointError(f"{self.path}: the recipe in its metadata is missing or corrupted ({exc})") from None
 
     def tensors(self, prefix: str = "") -> dict[str, torch.Tensor]:
         out = {}

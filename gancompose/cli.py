@@ -83,6 +83,9 @@ def validate(recipe, overrides):
     run_ = _inspect(recipe, overrides)
     nets = ", ".join(f"{n} ({rep.params:,} params)" for n, rep in run_.reports.items())
     out_console.print(f"[green]ok[/]: {escape(recipe)}: {nets}", soft_wrap=True)
+    if run_.init_reports:  # networks with init_from: what would load
+        from gancompose.portable.init_from import print_reports
+        print_reports(run_.init_reports, err_console)
 
 
 @cli.command()
@@ -176,6 +179,73 @@ def data_download(name, root, mirror):
         raise DataError(f"dataset {name!r} has nothing to download", hint=did_you_mean(name, able))
     comp.factory.download(Path(root), mirror=mirror)
     err_console.print(f"[green]ok[/]: {name} is in {escape(root)}", soft_wrap=True)
+
+
+# ------------------------------------------------------------------ portable weights (issue #8)
+@cli.command("inspect")
+@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.option("--diff", "other", type=click.Path(dir_okay=False), metavar="OTHER.toml",
+              help="Tell whether the file's networks load into this recipe's, and what would not.")
+@set_option
+@click.option("--network", help="With --diff: only this network of the recipe.")
+@click.option("--all", "all_tensors", is_flag=True, help="List optimizer, RNG and counter tensors too.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def inspect_(checkpoint, other, overrides, network, all_tensors, as_json):
+    """Show a checkpoint or network file: recipe, step, networks, tensors, sha256."""
+    from gancompose.portable.inspect import diff_with_recipe, inspect_file
+    reg = _registry()
+    if other is None:
+        report = inspect_file(checkpoint, registry=reg)
+        if as_json:
+            click.echo(json.dumps(report.to_json(), indent=2))
+        else:
+            report.render(out_console, all_tensors=all_tensors)
+        return
+    diff = diff_with_recipe(checkpoint, _load(other, overrides), registry=reg, network=network)
+    if as_json:
+        click.echo(json.dumps(diff.to_json(), indent=2))
+    else:
+        diff.render(out_console)
+
+
+@cli.command("export")
+@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.option("-o", "output", required=True, help="The network file to write (.safetensors).")
+@click.option("--network", help="The network to export (default: the generator).")
+@click.option("--ema", is_flag=True, help="Export the EMA copy of the network.")
+@click.option("--half", is_flag=True, help="Store floating-point tensors as float16.")
+def export_(checkpoint, output, network, ema, half):
+    """Write one network of a checkpoint as a self-contained file (weights + its recipe table), loadable
+    with gancompose.load_generator(path) without the recipe."""
+    from gancompose.portable.export import export_network
+    path, info = export_network(checkpoint, output, network=network, ema=ema, half=half, registry=_registry())
+    err_console.print(f"wrote {info.name} ({info.spec.get('type')}, {info.weights} weights, {info.dtype}) to "
+                      f"{escape(str(path))}", soft_wrap=True)
+
+
+@cli.group("import")
+def import_():
+    """Convert official checkpoints of other projects into gancompose network files."""
+
+
+@import_.command("cyclegan")
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.option("-o", "output", required=True, help="The network file to write (.safetensors).")
+@click.option("--name", default="generator", show_default=True, help="The network's name in the file.")
+@click.option("--image-size", default=256, show_default=True, type=click.IntRange(min=4),
+              help="Image size recorded as the network's input (the generator is fully convolutional).")
+def import_cyclegan_(source, output, name, image_size):
+    """An official CycleGAN ResnetGenerator (latest_net_G_A.pth, junyanz/pytorch-CycleGAN-and-pix2pix).
+    Read with torch.load(weights_only=True): no code from the file runs."""
+    from gancompose.portable.importers.cyclegan import import_cyclegan
+    r = import_cyclegan(source, output, name=name, image_size=image_size)
+    c = r.config
+    err_console.print(f"imported ResnetGenerator (ngf={c.ngf}, n_blocks={c.n_blocks}, norm={c.norm}, "
+                      f"dropout={c.use_dropout}): {r.params:,} parameters, {r.tensors} tensors"
+                      + (f", dropped {len(r.dropped)} stale InstanceNorm statistics" if r.dropped else "")
+                      + (f"; same outputs as the official layout (max diff {r.max_abs_diff:.1e})"
+                         if r.max_abs_diff is not None else ""), soft_wrap=True)
+    err_console.print(f"wrote {escape(str(r.path))} (block 'resnet_generator')", soft_wrap=True)
 
 
 def main() -> None:

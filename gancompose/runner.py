@@ -13,7 +13,8 @@ from gancompose.builder.run import build_networks, ema_copy
 from gancompose.callbacks import Checkpointer, Evaluation, MetricsLog, Progress, QuietLog, SampleGrid
 from gancompose.checkpoint import Checkpoint, load_networks, restore_run
 from gancompose.engine import train
-from gancompose.errors import CheckpointError
+from gancompose.errors import CheckpointError, GancomposeError
+from gancompose.portable.init_from import print_reports
 from gancompose.recipe import validate_recipe
 from gancompose.registry import Registry, default_registry
 from gancompose.rundir import new_run_dir, run_dir_of_checkpoint, write_recipe
@@ -69,7 +70,9 @@ def run_recipe(recipe, *, resume: str | Path | None = None, max_steps: int | Non
                device: str | None = None, progress: bool = True, console: Console | None = None) -> RunResult:
     """Train ``recipe`` (resuming from a checkpoint if given) and return where it wrote its files."""
     ckpt = Checkpoint(resume) if resume is not None else None
-    run = build_run(recipe, device=resolve_device(device) if device else None)
+    run = build_run(recipe, device=resolve_device(device) if device else None, init_weights=ckpt is None)
+    if run.init_reports:
+        print_reports(run.init_reports, console)
     if ckpt is not None:
         _check_same_networks(recipe, ckpt)
         restore_run(run, ckpt)
@@ -96,12 +99,22 @@ def run_recipe(recipe, *, resume: str | Path | None = None, max_steps: int | Non
 
 
 def _check_same_networks(recipe, ckpt: Checkpoint) -> None:
-    theirs = ckpt.recipe.get("networks")
-    ours = json.loads(json.dumps(recipe.model_dump(mode="json")["networks"]))
+    theirs = _comparable_networks(ckpt.recipe)
+    ours = _comparable_networks(json.loads(json.dumps(recipe.model_dump(mode="json"))))
     if theirs != ours:
         raise CheckpointError(f"{ckpt.path} was written by a recipe with other networks; --resume continues the "
-                              "same run", hint="to start a new run from these weights, use a recipe with the "
-                                               "same [networks] tables")
+                              "same run", hint="to start a new run from these weights, give the networks "
+                                               "init_from = { path = \"...\" } (see docs/recipes.md)")
+
+
+def _comparable_networks(raw: dict) -> dict:
+    """The [networks] tables with the current defaults filled in (a checkpoint written before a key existed
+    still resumes) and without ``init_from`` (a resumed run does not read it)."""
+    try:
+        nets = validate_recipe(raw).model_dump(mode="json")["networks"]
+    except GancomposeError:
+        nets = raw.get("networks") or {}
+    return {name: {k: v for k, v in spec.items() if k != "init_from"} for name, spec in nets.items()}
 
 
 def load_for_sampling(path: str | Path, *, device: str = "cpu", registry: Registry | None = None) -> Run:

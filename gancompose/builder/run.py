@@ -11,6 +11,8 @@ from torch import nn
 from gancompose.builder.networks import NetworkReport, build_network
 from gancompose.data import BatchStream
 from gancompose.errors import RecipeError
+from gancompose.portable.freeze import apply_trainable, trainable_parameters
+from gancompose.portable.init_from import apply_init_from
 from gancompose.registry import Registry, default_registry
 
 
@@ -38,6 +40,8 @@ class Run:
     stream: BatchStream | None = None
     state: TrainState = field(default_factory=TrainState)
     stop_requested: bool = False
+    #: what each network's ``init_from`` loaded (gancompose.portable.init_from.LoadReport), by network name
+    init_reports: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------------------ data
     def next_batch(self) -> dict[str, torch.Tensor]:
@@ -148,16 +152,17 @@ def build_dataset(recipe, registry: Registry):
 
 
 def build_run(recipe, *, registry: Registry | None = None, device: torch.device | None = None,
-              dataset=None, with_data: bool = True) -> Run:
+              dataset=None, with_data: bool = True, init_weights: bool = True) -> Run:
     """Build everything a recipe describes. Seeds torch with ``train.seed`` first, so the initial
-    weights depend on the seed alone. Errors name the recipe's file and key path."""
+    weights depend on the seed alone. Errors name the recipe's file and key path.
+    ``init_weights=False`` skips the networks' ``init_from`` (a resumed run restores every weight anyway)."""
     try:
-        return _build_run(recipe, registry, device, dataset, with_data)
+        return _build_run(recipe, registry, device, dataset, with_data, init_weights)
     except RecipeError as exc:
         raise exc.with_file(getattr(recipe, "_source", None)) from None
 
 
-def _build_run(recipe, registry, device, dataset, with_data) -> Run:
+def _build_run(recipe, registry, device, dataset, with_data, init_weights=True) -> Run:
     registry = registry or default_registry()
     torch.manual_seed(recipe.train.seed)
     device = device or resolve_device(recipe.train.device)
@@ -165,13 +170,17 @@ def _build_run(recipe, registry, device, dataset, with_data) -> Run:
     networks, reports = build_networks(recipe, registry, dataset)
     networks.to(device)
     run = Run(recipe=recipe, registry=registry, device=device, dataset=dataset, networks=networks, reports=reports)
+    # after init and spectral norm, before the EMA copy and the optimizers (gancompose/portable/)
+    if init_weights:
+        run.init_reports = apply_init_from(recipe, networks)
+    apply_trainable(recipe, networks)
 
     if recipe.train.ema is not None:
         name = recipe.train.ema.network
         run.ema[name] = ema_copy(networks[name])
 
     for name, spec in recipe.optimizers.items():
-        opt = _build("optimizer", spec, registry, ["optimizers", name], networks[name].parameters())
+        opt = _build("optimizer", spec, registry, ["optimizers", name], trainable_parameters(networks[name]))
         for group in opt.param_groups:
             group.setdefault("initial_lr", group["lr"])
         run.optimizers[name] = opt

@@ -49,16 +49,23 @@ class StepLogs:
 
 
 class _GradSwitch:
-    """Freezes and unfreezes networks per phase, touching parameters only when the state changes."""
+    """Freezes and unfreezes networks per phase, touching parameters only when the state changes.
+    Unfreezing restores each parameter's flag as the run was built (``trainable = false`` and ``freeze``
+    in the recipe keep their parameters frozen), never more."""
 
     def __init__(self, networks):
         self.networks = networks
         self.frozen: set[str] = set()
+        self.built = {name: [(p, p.requires_grad) for p in net.parameters()] for name, net in networks.items()}
 
     def set(self, frozen: Iterable[str]) -> None:
         frozen = set(frozen)
         for name in frozen ^ self.frozen:
-            self.networks[name].requires_grad_(name not in frozen)
+            if name in frozen:
+                self.networks[name].requires_grad_(False)
+            else:
+                for p, flag in self.built[name]:
+                    p.requires_grad_(flag)
         self.frozen = frozen
 
 

@@ -17,6 +17,11 @@ def check_references(recipe, *, file: str | None = None) -> None:
         if name not in recipe.networks:
             problems.append(RecipeError(f"optimizer for unknown network {name!r}", key=["optimizers", name],
                                         hint=did_you_mean(name, nets)))
+        elif not getattr(recipe.networks[name], "trainable", True):
+            problems.append(RecipeError(f"optimizer for {name!r}, which has trainable = false",
+                                        key=["optimizers", name],
+                                        hint=f"remove [optimizers.{name}], or set networks.{name}.trainable = true "
+                                             "(freeze = [...] freezes only some layers)"))
     ema = recipe.train.ema
     if ema is not None and ema.network not in recipe.networks:
         problems.append(RecipeError(f"unknown network {ema.network!r}", key=["train", "ema", "network"],

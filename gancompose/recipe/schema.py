@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, create_model
 
 from gancompose.recipe.sections import LatentSpec, Section, TrainSpec
+from gancompose.portable.spec import network_fields as portable_network_fields
 from gancompose.registry import Registry
 
 Recipe = BaseModel  # the concrete class is built per registry by recipe_model()
@@ -59,6 +60,7 @@ def recipe_model(registry: Registry) -> type[BaseModel]:
         "condition": (Optional[conditioner], Field(None, description="make the network class-conditional")),
         "spectral_norm": (bool, Field(False, description="spectral normalization of every conv and linear weight "
                                                          "of the network (Miyato et al. 2018)")),
+        **portable_network_fields(),  # init_from, trainable, freeze (gancompose/portable/spec.py)
     }
     sequential = create_model(
         "block.sequential", __base__=Section, __doc__="A network written layer by layer.",

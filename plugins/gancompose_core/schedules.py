@@ -51,7 +51,7 @@ class Alternating:
             name = getattr(p, role)
             if name not in run.networks:
                 raise RecipeError(f"unknown network {name!r}", key=[role], hint=did_you_mean(name, run.networks))
-            if name not in run.optimizers:
+            if name not in run.optimizers and getattr(run.recipe.networks[name], "trainable", True):
                 raise RecipeError(f"the {role} {name!r} has no optimizer", key=[role],
                                   hint=f"add an [optimizers.{name}] table")
         if run.recipe.networks[p.generator].input != "latent":
@@ -77,6 +77,11 @@ class Alternating:
             Phase("generator", (GeneratorAdversarial(run.loss), *terms[g]), optimizers=(g,),
                   frozen=(d,), reuse=("latent", "fake_labels", "fake") if p.reuse_fake else (), constraints=constraints[g]),
         ]
+        # a network with trainable = false has no optimizer: the phase training it is left out
+        self._phases = [ph for ph in self._phases if all(o in run.optimizers for o in ph.optimizers)]
+        if not self._phases:
+            raise RecipeError(f"both {g!r} and {d!r} have trainable = false: nothing to train", key=[],
+                              hint="set trainable = true on one of them")
 
     def phases(self, step: int) -> list[Phase]:
         return self._phases

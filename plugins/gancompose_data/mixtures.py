@@ -20,8 +20,9 @@ class GaussianMixtureParams(Params):
 
     layout: Literal["ring", "grid"] = Field(
         "ring", description="'ring': n_modes modes on a circle; 'grid': 25 modes at {-4,-2,0,2,4}^2")
-    n_modes: int = Field(8, ge=1, le=10_000, description="number of modes on the ring (ring only; the grid has 25)")
-    radius: float = Field(1.0, gt=0, description="radius of the ring (ring only)")
+    n_modes: Optional[int] = Field(None, ge=1, le=10_000, description="number of modes on the ring (default 8; "
+                                                                      "ring only: the grid has 25)")
+    radius: Optional[float] = Field(None, gt=0, description="radius of the ring (default 1.0; ring only)")
     std: Optional[float] = Field(None, gt=0, description="standard deviation of every mode "
                                                        "(default: 0.01 for the ring, 0.05 for the grid)")
     size: int = Field(10_000, ge=1, description="number of samples")
@@ -30,9 +31,9 @@ class GaussianMixtureParams(Params):
     @model_validator(mode="after")
     def _grid_is_fixed(self):
         if self.layout == "grid":
-            if "n_modes" in self.model_fields_set and self.n_modes != 25:
+            if self.n_modes is not None and self.n_modes != 25:
                 raise ValueError("n_modes applies to layout='ring' only; the grid always has 25 modes")
-            if "radius" in self.model_fields_set:
+            if self.radius is not None:
                 raise ValueError("radius applies to layout='ring' only")
         return self
 
@@ -62,7 +63,7 @@ class GaussianMixtureDataset(Dataset):
     def __init__(self, params: GaussianMixtureParams):
         self.params = params
         self.layout = params.layout
-        self.centers = mixture_centers(params.layout, params.n_modes, params.radius)
+        self.centers = mixture_centers(params.layout, params.n_modes or 8, params.radius or 1.0)
         self.std = float(params.std if params.std is not None else DEFAULT_STD[params.layout])
         n_modes = self.centers.shape[0]
         g = torch.Generator().manual_seed(params.seed)
