@@ -72,7 +72,9 @@ class ImageFolderDataset(Dataset):
             expect += ", with one subfolder per class"
         if not self.root.exists():
             raise DataError(f"image folder {where} does not exist",
-                            hint=f"set data.root to {expect}")
+                            hint=f"image folders are never downloaded: prepare it with `mkdir -p {params.root}` and "
+                                 f"copy your images into it ({expect}), or point the recipe at an existing folder "
+                                 f"with --set data.root=PATH")
         if not self.root.is_dir():
             raise DataError(f"image folder {where} is not a folder", hint=f"set data.root to {expect}")
 
