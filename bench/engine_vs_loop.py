@@ -1,12 +1,24 @@
-"""Engine vs a plain hand-written PyTorch loop: the DCGAN recipe, same model, batch and data, one process.
+"""Engine vs a plain hand-written PyTorch loop: same model, batch and data, one process.
 
-    python bench/engine_vs_loop.py                      # CPU, the recipe's 64x64 networks
+    python bench/engine_vs_loop.py                                   # DCGAN, CPU or CUDA, 64x64
+    python bench/engine_vs_loop.py --variant wgangp                  # WGAN-GP, 64x64, n_critic 5, lambda 10
     python bench/engine_vs_loop.py --device cuda --steps 200 --batch-size 128
 
-Both sides start from the same weights and read the same in-memory images. The hand loop is the
-pytorch/examples DCGAN step (D on real and on detached fakes, then G on the same fakes). Runs alternate
-(engine, loop, engine, loop, ...) so drift in machine load hits both; the median of the repeats is
-reported. Prints images/s of both and the ratio engine/loop (target >= 0.97).
+Variants:
+
+* ``dcgan``: recipes/dcgan_shapes.toml. The hand loop is the pytorch/examples DCGAN step (D on real and on
+  detached fakes, then G on the same fakes).
+* ``wgangp``: recipes/wgangp_shapes.toml when it exists, else recipes/dcgan_shapes.toml turned into WGAN-GP
+  by overrides (Wasserstein loss, gradient penalty lambda 10, critic without BatchNorm, Adam 1e-4 betas
+  (0.0, 0.9), n_critic 5, fresh latents for the generator step). The hand loop is the WGAN-GP algorithm as
+  /work/shared/bench/reference_loops.py (make_wgangp) writes it, with a new real batch per critic step as
+  the paper's Algorithm 1 and the engine do, and written as a careful user would: fakes for the critic made
+  under no_grad, the critic frozen during the generator step (the reference makes the fakes with a graph and
+  detaches them, and leaves the critic trainable: both only cost the loop time).
+
+Both sides start from the same weights and read the same in-memory images. Runs alternate (engine, loop,
+engine, loop, ...) so drift in machine load hits both; the median of the repeats is reported. Prints
+images/s of both (images = generator updates x batch size) and the ratio engine/loop (target >= 0.97).
 """
 from __future__ import annotations
 
@@ -22,11 +34,39 @@ import torch.nn.functional as F
 
 from gancompose.builder import build_run
 from gancompose.engine.loop import StepLogs, _GradSwitch, run_step
-from gancompose.recipe import load_recipe
+from gancompose.recipe import load_raw, load_recipe
 
-RECIPE = Path(__file__).resolve().parent.parent / "recipes" / "dcgan_shapes.toml"
+RECIPES = Path(__file__).resolve().parent.parent / "recipes"
+
+#: dcgan_shapes.toml turned into WGAN-GP (Gulrajani et al. 2017, Algorithm 1), when wgangp_shapes.toml is absent
+WGANGP_FROM_DCGAN = [
+    'loss.type="wasserstein"',
+    'regularizers=[{type = "gradient_penalty", weight = 10.0, network = "discriminator"}]',
+    "networks.discriminator.batch_norm=false",
+    "optimizers.generator.lr=1e-4", "optimizers.generator.betas=[0.0, 0.9]",
+    "optimizers.discriminator.lr=1e-4", "optimizers.discriminator.betas=[0.0, 0.9]",
+    "schedule.n_critic=5", "schedule.reuse_fake=false",
+]
 
 
+def recipe_for(variant: str) -> tuple[Path, list[str]]:
+    if variant == "dcgan":
+        return RECIPES / "dcgan_shapes.toml", []
+    own = RECIPES / "wgangp_shapes.toml"
+    if own.exists():
+        return own, []
+    return RECIPES / "dcgan_shapes.toml", list(WGANGP_FROM_DCGAN)
+
+
+def size_overrides(raw: dict, size: int) -> list[str]:
+    out = [f"data.image_size={size}"]
+    for name, net in raw.get("networks", {}).items():
+        if "image_size" in net:
+            out.append(f"networks.{name}.image_size={size}")
+    return out
+
+
+# ------------------------------------------------------------------------------------------- engine
 def engine_runner(run):
     logs, grads = StepLogs(), _GradSwitch(run.networks)
     run.networks.train()
@@ -40,14 +80,18 @@ def engine_runner(run):
     return steps
 
 
-def loop_runner(run, device, batch_size, seed):
+# --------------------------------------------------------------------------------------- hand loops
+def _copies(run):
     G = copy.deepcopy(run.networks["generator"])
     D = copy.deepcopy(run.networks["discriminator"])
     spec_g, spec_d = run.recipe.optimizers["generator"], run.recipe.optimizers["discriminator"]
     opt_g = torch.optim.Adam(G.parameters(), lr=spec_g.lr, betas=spec_g.betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=spec_d.lr, betas=spec_d.betas)
+    return G, D, opt_g, opt_d
+
+
+def _batches(run, device, batch_size, seed):
     images = run.dataset.images  # uint8 [N, C, H, W], as the engine's batch stream reads it
-    nz = run.recipe.latent.dim
     g = torch.Generator().manual_seed(seed)
     state = {"perm": torch.randperm(len(images), generator=g), "pos": 0}
 
@@ -57,6 +101,13 @@ def loop_runner(run, device, batch_size, seed):
         idx = state["perm"][state["pos"]:state["pos"] + batch_size]
         state["pos"] += batch_size
         return images.index_select(0, idx).float().div_(127.5).sub_(1).to(device, non_blocking=True)
+    return batch
+
+
+def dcgan_loop(run, device, batch_size, seed):
+    G, D, opt_g, opt_d = _copies(run)
+    batch = _batches(run, device, batch_size, seed)
+    nz = run.recipe.latent.dim
 
     def steps(n):
         for _ in range(n):
@@ -78,6 +129,46 @@ def loop_runner(run, device, batch_size, seed):
     return steps
 
 
+def wgangp_loop(run, device, batch_size, seed):
+    r = run.recipe
+    if r.loss.type != "wasserstein" or [t.type for t in r.regularizers] != ["gradient_penalty"] \
+            or r.schedule.type != "alternating" or r.schedule.reuse_fake:
+        raise SystemExit(f"the wgangp hand loop needs a WGAN-GP recipe; got loss {r.loss.type!r}, "
+                         f"regularizers {[t.type for t in r.regularizers]}, schedule {r.schedule.type!r}")
+    gp = r.regularizers[0]
+    lam, target, n_critic = gp.weight, gp.target, r.schedule.n_critic
+    G, D, opt_g, opt_d = _copies(run)
+    batch = _batches(run, device, batch_size, seed)
+    nz = r.latent.dim
+
+    def steps(n):
+        for _ in range(n):
+            for _ in range(n_critic):
+                real = batch()
+                with torch.no_grad():
+                    fake = G(torch.randn(batch_size, nz, device=device))
+                t = torch.rand(batch_size, 1, 1, 1, device=device)
+                x_hat = (t * real + (1 - t) * fake).requires_grad_(True)
+                grad, = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
+                penalty = ((grad.flatten(1).norm(2, dim=1) - target) ** 2).mean()
+                loss_d = D(fake).mean() - D(real).mean() + lam * penalty
+                opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+                opt_d.step()
+            D.requires_grad_(False)
+            loss_g = -D(G(torch.randn(batch_size, nz, device=device))).mean()
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
+            D.requires_grad_(True)
+        loss_d.item(), loss_g.item()
+    return steps
+
+
+LOOPS = {"dcgan": dcgan_loop, "wgangp": wgangp_loop}
+
+
+# ------------------------------------------------------------------------------------------- timing
 def timed(fn, n, sync):
     sync()
     t = time.perf_counter()
@@ -88,24 +179,31 @@ def timed(fn, n, sync):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--variant", choices=sorted(LOOPS), default="dcgan", help="which GAN to time (default dcgan)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--steps", type=int, default=None, help="steps per timing (default 10 CPU, 200 GPU)")
+    ap.add_argument("--steps", type=int, default=None,
+                    help="generator steps per timing (default: CPU 10 DCGAN / 3 WGAN-GP; GPU 200 / 50)")
     ap.add_argument("--repeats", type=int, default=5, help="alternating timings of each side")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--image-size", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], help="extra recipe overrides")
     a = ap.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
     device = torch.device(a.device)
-    steps = a.steps or (10 if device.type == "cpu" else 200)
-    s = a.image_size
-    recipe = load_recipe(RECIPE, [f"train.batch_size={a.batch_size}", f'train.device="{a.device}"',
-                                  f"data.image_size={s}", f"networks.generator.image_size={s}",
-                                  f"networks.discriminator.image_size={s}", *a.overrides])
+    cpu = device.type == "cpu"
+    steps = a.steps or {("dcgan", True): 10, ("dcgan", False): 200, ("wgangp", True): 3, ("wgangp", False): 50}[
+        (a.variant, cpu)]
+    path, variant_overrides = recipe_for(a.variant)
+    raw = load_raw(path)
+    recipe = load_recipe(path, [*variant_overrides, f"train.batch_size={a.batch_size}", f'train.device="{a.device}"',
+                                *size_overrides(raw, a.image_size), *a.overrides])
     run = build_run(recipe)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    sides = {"engine": engine_runner(run), "loop": loop_runner(run, device, a.batch_size, recipe.train.seed)}
+    sides = {"engine": engine_runner(run), "loop": LOOPS[a.variant](run, device, a.batch_size, recipe.train.seed)}
     for fn in sides.values():  # warm-up: allocator, cuDNN autotuning, first-touch
-        timed(fn, max(2, steps // 5), sync)
+        timed(fn, max(1 if a.variant == "wgangp" and cpu else 2, steps // 5), sync)
     times = {k: [] for k in sides}
     for _ in range(a.repeats):
         for name, fn in sides.items():
@@ -113,11 +211,17 @@ def main():
     ips = {k: a.batch_size * steps / statistics.median(v) for k, v in times.items()}
     ratio = ips["engine"] / ips["loop"]
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu x{torch.get_num_threads()} threads"
-    print(f"torch {torch.__version__} on {where}; DCGAN {s}x{s}, batch {a.batch_size}, {steps} steps x {a.repeats}")
+    s = a.image_size
+    what = "DCGAN" if a.variant == "dcgan" else \
+        f"WGAN-GP (n_critic {recipe.schedule.n_critic}, lambda {recipe.regularizers[0].weight:g})"
+    print(f"torch {torch.__version__} on {where}; {what} {s}x{s}, batch {a.batch_size}, "
+          f"{steps} steps x {a.repeats}; recipe {path.name}{' + overrides' if variant_overrides else ''}")
     print(f"engine {ips['engine']:9.1f} img/s")
     print(f"loop   {ips['loop']:9.1f} img/s")
     print(f"ratio  {ratio:9.3f}  (engine / loop, target >= 0.97)")
-    print(json.dumps({"device": where, "engine_img_s": ips["engine"], "loop_img_s": ips["loop"], "ratio": ratio}))
+    spread = {k: [round(a.batch_size * steps / t, 2) for t in v] for k, v in times.items()}
+    print(json.dumps({"variant": a.variant, "device": where, "engine_img_s": ips["engine"],
+                      "loop_img_s": ips["loop"], "ratio": ratio, "per_repeat_img_s": spread}))
 
 
 if __name__ == "__main__":

@@ -168,3 +168,15 @@ def test_class_accuracy_metric_separates_conditioned_from_ignored_labels(tmp_pat
     assert metric(run)["accuracy"] >= 0.9
     run.networks["generator"] = Oracle(run.dataset, honest=False)
     assert metric(run)["accuracy"] <= 0.2
+
+
+def test_sngan_projection_recipe_is_conditional_on_both_sides(tmp_path):
+    path = ROOT / "recipes" / "sngan_projection_shapes.toml"
+    run = build_run(load_recipe(path, tiny_overrides(load_raw(path), tmp_path)))
+    g, d = run.networks["generator"], run.networks["discriminator"]
+    assert g.conditional and d.conditional and len(g.cbn) > 0
+    x = torch.randn(3, 3, 16, 16)
+    assert d(x, torch.tensor([0, 1, 2])).shape == (3,)
+    assert _label_sensitivity(d, x) > 0  # the projection term depends on the class
+    emb = d.embed.parametrizations.weight.original  # spectrally normalized class embedding
+    assert emb.shape == (run.num_classes, d.head.in_features)
