@@ -180,3 +180,12 @@ def test_sngan_projection_recipe_is_conditional_on_both_sides(tmp_path):
     assert _label_sensitivity(d, x) > 0  # the projection term depends on the class
     emb = d.embed.parametrizations.weight.original  # spectrally normalized class embedding
     assert emb.shape == (run.num_classes, d.head.in_features)
+
+
+@pytest.mark.parametrize("reg", ["gradient_penalty", "r1", "r2", "drift"])
+def test_penalties_score_a_conditional_critic_with_labels(tmp_path, reg):
+    recipe = _recipe(tmp_path, [f"regularizers=[{{type='{reg}', network='discriminator'}}]", "loss={type='wasserstein'}"])
+    result = run_recipe(recipe, max_steps=2, progress=False)
+    import json, math
+    last = json.loads((result.run_dir / "metrics.jsonl").read_text().splitlines()[-1])
+    assert math.isfinite(last[f"discriminator/{reg}"])

@@ -21,6 +21,7 @@ from pydantic import Field, PositiveFloat
 
 from gancompose import RecipeError
 from gancompose.engine import RegularizerParams, RegularizerTerm
+from gancompose.engine.context import call, is_conditional
 
 
 def _critic(ctx, name: str) -> torch.nn.Module:
@@ -34,11 +35,19 @@ def _critic(ctx, name: str) -> torch.nn.Module:
     return ctx.run.networks[name]
 
 
-def _input_gradient(net: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``net(x)`` and d(sum net(x))/dx, the latter with its graph (for the loop's backward)."""
+def _labels(ctx, net: torch.nn.Module, fake: bool) -> torch.Tensor | None:
+    """The class labels a conditional critic takes with these samples (None if it is unconditional)."""
+    if not is_conditional(net):
+        return None
+    return ctx.fake_labels if fake else ctx.labels
+
+
+def _input_gradient(net: torch.nn.Module, x: torch.Tensor,
+                    labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``net(x[, labels])`` and d(sum net(x))/dx, the latter with its graph (for the loop's backward)."""
     x = x.detach().requires_grad_(True)
     with torch.enable_grad():
-        out = net(x)
+        out = call(net, x, labels)
         (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
     return out, grad
 
@@ -101,7 +110,8 @@ class GradientPenalty(RegularizerTerm):
         real, fake = real[:n], fake[:n].to(real.dtype)
         t = torch.rand((n,) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
         x_hat = torch.lerp(fake, real, t)  # t * real + (1 - t) * fake
-        _, grad = _input_gradient(net, x_hat)
+        labels = _labels(ctx, net, fake=False)  # interpolates are scored with the real batch's classes
+        _, grad = _input_gradient(net, x_hat, None if labels is None else labels[:n])
         # vector_norm's derivative is 0 (not NaN) where a sample's gradient is exactly 0
         norm = torch.linalg.vector_norm(grad.reshape(n, -1), dim=1)
         gap = norm - self.target
@@ -123,6 +133,7 @@ class R1(RegularizerTerm):
     (``every = 16``: the loop then multiplies it by 16).
     """
     name = "r1"
+    on_fake = False  # R1 penalizes on real data; R2 overrides this
 
     def __init__(self, params: R1Params):
         super().__init__(params)
@@ -133,7 +144,7 @@ class R1(RegularizerTerm):
 
     def __call__(self, ctx) -> torch.Tensor:
         net = _critic(ctx, self.network)
-        _, grad = _input_gradient(net, self.samples(ctx))
+        _, grad = _input_gradient(net, self.samples(ctx), _labels(ctx, net, fake=self.on_fake))
         return 0.5 * self.gamma * _squared_norms(grad).mean()
 
 
@@ -143,6 +154,7 @@ class R2(R1):
     R1's counterpart on the generator's distribution; no gradient reaches the generator.
     """
     name = "r2"
+    on_fake = True
 
     def samples(self, ctx) -> torch.Tensor:
         return ctx.fake.detach()
@@ -167,7 +179,7 @@ class Drift(RegularizerTerm):
 
     def __call__(self, ctx) -> torch.Tensor:
         net = ctx.run.networks[self.network]
-        return self.epsilon * net(ctx.real).square().mean()
+        return self.epsilon * call(net, ctx.real, _labels(ctx, net, fake=False)).square().mean()
 
 
 REGULARIZERS = [("weight_clipping", WeightClipping, WeightClippingParams),
