@@ -3,6 +3,7 @@
     python bench/engine_vs_loop.py                                   # DCGAN, CPU or CUDA, 64x64
     python bench/engine_vs_loop.py --variant wgangp                  # WGAN-GP, 64x64, n_critic 5, lambda 10
     python bench/engine_vs_loop.py --device cuda --steps 200 --batch-size 128
+    python bench/engine_vs_loop.py --variant cyclegan --image-size 256   # CycleGAN, batch 1
 
 Variants:
 
@@ -15,6 +16,12 @@ Variants:
   the paper's Algorithm 1 and the engine do, and written as a careful user would: fakes for the critic made
   under no_grad, the critic frozen during the generator step (the reference makes the fakes with a graph and
   detaches them, and leaves the critic trainable: both only cost the loop time).
+
+* ``cyclegan``: recipes/cyclegan_monet2photo.toml (ResNet-9 generators, 70x70 PatchGANs, batch 1) on
+  unpaired_shapes rendered at the image size instead of the monet2photo files. The hand loop is the
+  official ``CycleGANModel.optimize_parameters`` written out: the four translations, the generators step
+  (LSGAN + cycle x 10 + identity x 5, discriminators frozen), then the discriminators step on image-pool
+  fakes with each loss halved; its image pools use Python's ``random`` as the official ``ImagePool`` does.
 
 Both sides start from the same weights and read the same in-memory images. Runs alternate (engine, loop,
 engine, loop, ...) so drift in machine load hits both; the median of the repeats is reported. Prints
@@ -50,6 +57,8 @@ WGANGP_FROM_DCGAN = [
 
 
 def recipe_for(variant: str) -> tuple[Path, list[str]]:
+    if variant == "cyclegan":
+        return RECIPES / "cyclegan_monet2photo.toml", ["data={type='unpaired_shapes', size=16}"]
     if variant == "dcgan":
         return RECIPES / "dcgan_shapes.toml", []
     own = RECIPES / "wgangp_shapes.toml"
@@ -165,7 +174,79 @@ def wgangp_loop(run, device, batch_size, seed):
     return steps
 
 
-LOOPS = {"dcgan": dcgan_loop, "wgangp": wgangp_loop}
+class _OfficialPool:
+    """util/image_pool.py of the official CycleGAN code, with Python's random."""
+
+    def __init__(self, size):
+        import random
+        self.size, self.images, self.random = size, [], random.Random(0)
+
+    def query(self, images):
+        out = []
+        for image in images:
+            image = image[None]
+            if len(self.images) < self.size:
+                self.images.append(image)
+                out.append(image)
+            elif self.random.uniform(0, 1) > 0.5:
+                i = self.random.randint(0, self.size - 1)
+                out.append(self.images[i].clone())
+                self.images[i] = image
+            else:
+                out.append(image)
+        return torch.cat(out)
+
+
+def cyclegan_loop(run, device, batch_size, seed):
+    r = run.recipe
+    nets = {n: copy.deepcopy(run.networks[n]) for n in ("G_AB", "G_BA", "D_A", "D_B")}
+    g_ab, g_ba, d_a, d_b = nets["G_AB"], nets["G_BA"], nets["D_A"], nets["D_B"]
+    spec = r.optimizers["G_AB"]
+    opt_g = torch.optim.Adam([*g_ab.parameters(), *g_ba.parameters()], lr=spec.lr, betas=spec.betas)
+    opt_d = torch.optim.Adam([*d_a.parameters(), *d_b.parameters()], lr=spec.lr, betas=spec.betas)
+    pool_a, pool_b = _OfficialPool(r.schedule.pool_size), _OfficialPool(r.schedule.pool_size)
+    images = run.dataset.images
+    g = torch.Generator().manual_seed(seed)
+    lam_a = lam_b = 10.0
+    lam_idt = 0.5
+
+    def mse(x, target):
+        return F.mse_loss(x, torch.full_like(x, target))
+
+    def batch(domain, idx):
+        return images[domain].index_select(0, idx).float().div_(127.5).sub_(1).to(device, non_blocking=True)
+
+    def steps(n):
+        for _ in range(n):
+            ia = torch.randint(len(images["A"]), (batch_size,), generator=g)
+            ib = torch.randint(len(images["B"]), (batch_size,), generator=g)
+            real_a, real_b = batch("A", ia), batch("B", ib)
+            fake_b = g_ab(real_a)
+            rec_a = g_ba(fake_b)
+            fake_a = g_ba(real_b)
+            rec_b = g_ab(fake_a)
+            d_a.requires_grad_(False)
+            d_b.requires_grad_(False)
+            loss_g = (mse(d_b(fake_b), 1.0) + mse(d_a(fake_a), 1.0)
+                      + F.l1_loss(rec_a, real_a) * lam_a + F.l1_loss(rec_b, real_b) * lam_b
+                      + F.l1_loss(g_ab(real_b), real_b) * lam_b * lam_idt
+                      + F.l1_loss(g_ba(real_a), real_a) * lam_a * lam_idt)
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
+            d_a.requires_grad_(True)
+            d_b.requires_grad_(True)
+            pooled_b, pooled_a = pool_b.query(fake_b.detach()), pool_a.query(fake_a.detach())
+            loss_d = ((mse(d_b(real_b), 1.0) + mse(d_b(pooled_b), 0.0)) * 0.5
+                      + (mse(d_a(real_a), 1.0) + mse(d_a(pooled_a), 0.0)) * 0.5)
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+        loss_d.item(), loss_g.item()
+    return steps
+
+
+LOOPS = {"dcgan": dcgan_loop, "wgangp": wgangp_loop, "cyclegan": cyclegan_loop}
 
 
 # ------------------------------------------------------------------------------------------- timing
@@ -184,7 +265,7 @@ def main():
     ap.add_argument("--steps", type=int, default=None,
                     help="generator steps per timing (default: CPU 10 DCGAN / 3 WGAN-GP; GPU 200 / 50)")
     ap.add_argument("--repeats", type=int, default=5, help="alternating timings of each side")
-    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, default=None, help="default: 64 (DCGAN, WGAN-GP), 1 (CycleGAN)")
     ap.add_argument("--image-size", type=int, default=64)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], help="extra recipe overrides")
@@ -193,8 +274,9 @@ def main():
         torch.set_num_threads(a.threads)
     device = torch.device(a.device)
     cpu = device.type == "cpu"
-    steps = a.steps or {("dcgan", True): 10, ("dcgan", False): 200, ("wgangp", True): 3, ("wgangp", False): 50}[
-        (a.variant, cpu)]
+    a.batch_size = a.batch_size or (1 if a.variant == "cyclegan" else 64)
+    steps = a.steps or {("dcgan", True): 10, ("dcgan", False): 200, ("wgangp", True): 3, ("wgangp", False): 50,
+                        ("cyclegan", True): 3, ("cyclegan", False): 100}[(a.variant, cpu)]
     path, variant_overrides = recipe_for(a.variant)
     raw = load_raw(path)
     recipe = load_recipe(path, [*variant_overrides, f"train.batch_size={a.batch_size}", f'train.device="{a.device}"',
@@ -203,7 +285,7 @@ def main():
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     sides = {"engine": engine_runner(run), "loop": LOOPS[a.variant](run, device, a.batch_size, recipe.train.seed)}
     for fn in sides.values():  # warm-up: allocator, cuDNN autotuning, first-touch
-        timed(fn, max(1 if a.variant == "wgangp" and cpu else 2, steps // 5), sync)
+        timed(fn, max(1 if a.variant != "dcgan" and cpu else 2, steps // 5), sync)
     times = {k: [] for k in sides}
     for _ in range(a.repeats):
         for name, fn in sides.items():
@@ -212,7 +294,7 @@ def main():
     ratio = ips["engine"] / ips["loop"]
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu x{torch.get_num_threads()} threads"
     s = a.image_size
-    what = "DCGAN" if a.variant == "dcgan" else \
+    what = {"dcgan": "DCGAN", "cyclegan": "CycleGAN (ResNet-9, PatchGAN, pool 50)"}.get(a.variant) or \
         f"WGAN-GP (n_critic {recipe.schedule.n_critic}, lambda {recipe.regularizers[0].weight:g})"
     print(f"torch {torch.__version__} on {where}; {what} {s}x{s}, batch {a.batch_size}, "
           f"{steps} steps x {a.repeats}; recipe {path.name}{' + overrides' if variant_overrides else ''}")

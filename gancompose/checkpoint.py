@@ -5,7 +5,9 @@ Tensor names:
     ema.NAME.<state_dict key>            EMA copies
     optimizers.NAME.<param index>.<key>  optimizer state (exp_avg, step, ...)
     rng.cpu, rng.cuda.<i>                random generator states
+    schedule.<key>                       the schedule's own state, if it has any (e.g. CycleGAN's image pools)
     counters                             int64 [step, images_seen, data_epoch, data_position]
+                                         (data_position: samples taken in the epoch; in format 1, batches)
 Metadata (strings): format, gancompose_version, recipe (JSON), optimizers (JSON: param_groups and
 non-tensor state), created. ``format`` is ``gancompose.<kind>/<version>``: ``checkpoint`` for a run,
 ``network`` for one network (gancompose/portable/export.py); a newer version is refused with a clear error.
@@ -30,11 +32,11 @@ from safetensors.torch import save_file
 from gancompose import __version__
 from gancompose.errors import CheckpointError
 
-FORMAT = "gancompose.checkpoint/1"
+FORMAT = "gancompose.checkpoint/2"
 #: a single network with its part of the recipe (``gancompose export`` / ``gancompose import``)
 NETWORK_FORMAT = "gancompose.network/1"
 #: the newest version of each file kind this gancompose reads
-READS = {"checkpoint": 1, "network": 1}
+READS = {"checkpoint": 2, "network": 1}
 _FORMAT_RE = re.compile(r"gancompose\.([a-z_]+)/(\d+)")
 
 
@@ -108,6 +110,9 @@ def run_tensors(run, stream_state: tuple[int, int]) -> tuple[dict[str, torch.Ten
                 else:
                     scalars.setdefault(str(idx), {})[key] = value
         opt_meta[name] = {"param_groups": sd["param_groups"], "scalars": scalars}
+    if hasattr(run.schedule, "state_dict"):
+        for key, value in run.schedule.state_dict().items():
+            tensors[f"schedule.{key}"] = _cpu(value)
     tensors["rng.cpu"] = torch.get_rng_state()
     if torch.cuda.is_available() and run.device.type == "cuda":
         for i, state in enumerate(torch.cuda.get_rng_state_all()):
@@ -209,12 +214,16 @@ def restore_run(run, ckpt: Checkpoint) -> None:
         for idx, scalars in opt_meta[name]["scalars"].items():
             state.setdefault(int(idx), {}).update(scalars)
         opt.load_state_dict({"state": state, "param_groups": opt_meta[name]["param_groups"]})
+    if hasattr(run.schedule, "load_state_dict"):
+        run.schedule.load_state_dict({k: v.to(run.device) for k, v in ckpt.tensors("schedule.").items()})
     rng = ckpt.tensors("rng.")
     torch.set_rng_state(rng["cpu"])
     cuda_states = [rng[f"cuda.{i}"] for i in range(len(rng)) if f"cuda.{i}" in rng]
     if cuda_states and run.device.type == "cuda":
         torch.cuda.set_rng_state_all(cuda_states)
     step, images_seen, epoch, position = ckpt.counters()
+    if ckpt.metadata.get("format") == "gancompose.checkpoint/1":  # counted batches, not samples
+        position *= run.recipe.train.batch_size
     run.state.step, run.state.images_seen = step, images_seen
     if run.stream is not None:
         run.stream.epoch, run.stream.position = epoch, position

@@ -131,13 +131,34 @@ def run(recipe, overrides, max_steps, device, seed, resume, output_dir, quiet):
 @click.option("--class", "class_", type=click.IntRange(min=0), help="Conditional generators: only this class.")
 @click.option("--per-class", type=click.IntRange(min=1),
               help="Conditional generators: a grid with one row of this many samples per class.")
-def sample(checkpoint, count, output, seed, no_ema, device, class_, per_class):
+@click.option("--truncation", "truncation", type=float, metavar="PSI",
+              help="Style-based generators: the truncation trick, w = w_avg + PSI (w - w_avg) (e.g. 0.7).")
+@click.option("--mixing", metavar="ROWSxCOLS",
+              help="Style-based generators: a style-mixing grid instead (e.g. 4x6 or 5): rows take the coarse "
+                   "styles from one seed, columns the fine styles from another.")
+@click.option("--mixing-cutoff", type=click.IntRange(min=0), metavar="K",
+              help="With --mixing: style layers below K are coarse (default: half of them).")
+def sample(checkpoint, count, output, seed, no_ema, device, class_, per_class, truncation, mixing, mixing_cutoff):
     """Generate a grid of samples from a checkpoint (its recipe is read from the file)."""
     from gancompose.errors import GancomposeError
     from gancompose.runner import load_for_sampling
-    from gancompose.sampling import class_labels, generate, save_grid
+    from gancompose.sampling import class_labels, generate, save_grid, style_mixing_grid
     _registry()
     run_ = load_for_sampling(checkpoint, device=device)
+    if mixing is not None:
+        try:
+            rows, _, cols = mixing.lower().partition("x")
+            rows, cols = int(rows), int(cols or rows)
+            assert rows > 0 and cols > 0
+        except (ValueError, AssertionError):
+            raise GancomposeError(f"--mixing {mixing!r}: expected ROWSxCOLS (e.g. 4x6) or N") from None
+        if per_class is not None:
+            raise GancomposeError("--mixing and --per-class do not go together; use --class to pick one class")
+        images, nrow = style_mixing_grid(run_, rows, cols, cutoff=mixing_cutoff, seed=seed, use_ema=not no_ema,
+                                         label=class_, truncation_psi=truncation)
+        path = save_grid(images, output, nrow=nrow)
+        err_console.print(f"wrote a {rows}x{cols} style-mixing grid to {path}", soft_wrap=True)
+        return
     labels, nrow = None, None
     if class_ is not None or per_class is not None:
         k = run_.num_classes
@@ -148,7 +169,7 @@ def sample(checkpoint, count, output, seed, no_ema, device, class_, per_class):
         labels = class_labels(k, count if class_ is not None else per_class, only=class_)
         nrow = None if class_ is not None else per_class
     images = generate(run_, len(labels) if labels is not None else count, seed=seed, use_ema=not no_ema,
-                      labels=labels)
+                      labels=labels, truncation_psi=truncation)
     path = save_grid(images, output, nrow=nrow)
     err_console.print(f"wrote {len(images)} samples to {path}", soft_wrap=True)
 
@@ -179,6 +200,44 @@ def data_download(name, root, mirror):
         raise DataError(f"dataset {name!r} has nothing to download", hint=did_you_mean(name, able))
     comp.factory.download(Path(root), mirror=mirror)
     err_console.print(f"[green]ok[/]: {name} is in {escape(root)}", soft_wrap=True)
+
+
+@data.command("prepare")
+@click.argument("name")
+@click.option("--from", "archive", required=True, type=click.Path(dir_okay=False),
+              help="The dataset's archive, already downloaded (e.g. monet2photo.zip).")
+@click.option("--root", default="data", show_default=True, help="Folder to unpack into.")
+def data_prepare(name, archive, root):
+    """Unpack and verify a dataset archive you already have (e.g. monet2photo)."""
+    from gancompose.errors import DataError, did_you_mean
+    reg = _registry()
+    able = [c.name for c in reg.of_kind("dataset") if hasattr(c.factory, "prepare")]
+    comp = reg.get("dataset", name)
+    if not hasattr(comp.factory, "prepare"):
+        raise DataError(f"dataset {name!r} has no archive to prepare", hint=did_you_mean(name, able))
+    folder = comp.factory.prepare(Path(root), Path(archive))
+    err_console.print(f"[green]ok[/]: {name} is in {escape(str(folder))}", soft_wrap=True)
+
+
+@cli.command()
+@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.option("--direction", help="AtoB or BtoA for a cycle pair (or the name of an image-to-image network of the "
+                                  "recipe); not needed for a single-network file.")
+@click.option("--input", "input_dir", required=True, type=click.Path(file_okay=False), help="Folder of images.")
+@click.option("--output", "output_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for the translated PNGs (same relative names).")
+@click.option("--size", type=click.IntRange(min=1), help="Resize inputs to SIZE x SIZE (default: the recipe's).")
+@click.option("--side-by-side", is_flag=True, help="Write each input next to its translation.")
+@click.option("--device", default="cpu", show_default=True, help="Device to translate on.")
+def translate(checkpoint, direction, input_dir, output_dir, size, side_by_side, device):
+    """Translate a folder of images with a trained image-to-image generator: a CycleGAN run's checkpoint, or a
+    network file (gancompose export, gancompose import cyclegan latest_net_G_A.pth)."""
+    from gancompose.translation import translate_folder
+    _registry()
+    result = translate_folder(checkpoint, direction, input_dir, output_dir, size=size, device=device,
+                              side_by_side=side_by_side)
+    err_console.print(f"wrote {len(result.written)} images translated by {result.network} to {escape(output_dir)}",
+                      soft_wrap=True)
 
 
 # ------------------------------------------------------------------ portable weights (issue #8)
@@ -246,6 +305,41 @@ def import_cyclegan_(source, output, name, image_size):
                       + (f"; same outputs as the official layout (max diff {r.max_abs_diff:.1e})"
                          if r.max_abs_diff is not None else ""), soft_wrap=True)
     err_console.print(f"wrote {escape(str(r.path))} (block 'resnet_generator')", soft_wrap=True)
+
+
+@cli.command("eval")
+@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.option("--metric", "metrics", multiple=True, required=True, metavar="NAME[:key=value,...]",
+              help="A metric (repeatable), with optional TOML parameters: --metric 'fid:features=\"classifier\"'.")
+@click.option("--feature-weights", type=click.Path(dir_okay=False),
+              help="Local Inception weights file (pt_inception-2015-12-05-6726825d.pth) for fid/kid/inception_score.")
+@click.option("--samples", type=click.IntRange(min=2), help="Generated (and real) samples per metric.")
+@click.option("--device", default="cpu", show_default=True, help="Device to evaluate on.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def eval_(checkpoint, metrics, feature_weights, samples, device, as_json):
+    """Evaluate a checkpoint with metrics (appended to RUN_DIR/eval.jsonl when it lives in a run folder)."""
+    from gancompose.evaluate import evaluate_checkpoint
+    result = evaluate_checkpoint(checkpoint, list(metrics), samples=samples, feature_weights=feature_weights,
+                                 device=device, registry=_registry())
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+        return
+    table = Table(title=f"{escape(str(checkpoint))} (step {result.step})")
+    for col in ("metric", "value", "seconds"):
+        table.add_column(col)
+    for name, values in result.results.items():
+        for k, v in values.items():
+            table.add_row(f"{name}/{k}", f"{v:.6g}", f"{result.seconds[name]:.1f}")
+    out_console.print(table)
+
+
+@cli.command("plot")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+def plot_(run_dir):
+    """Loss and metric curves of a run as PNG (RUN_DIR/plots/) and a markdown summary (RUN_DIR/summary.md)."""
+    from gancompose.plots import plot_run
+    for name, path in plot_run(run_dir).items():
+        err_console.print(f"wrote {name}: {escape(str(path))}", soft_wrap=True)
 
 
 def main() -> None:

@@ -32,6 +32,8 @@ def render_explanation(run, console: Console) -> None:
         terms = ", ".join(f"{tm.name} ({tm.weight:g}, {tm.every})" for tm in ph.terms)
         sched.add_row(ph.name, str(ph.repeat), terms, ", ".join(ph.optimizers), ", ".join(ph.frozen) or "-")
     console.print(sched)
+    for line in getattr(run.schedule, "describe", lambda: [])():  # a staged schedule's timeline (ProGAN)
+        console.print(f"  {line}")
 
     opt = Table(title="optimizers", title_justify="left")
     for col in ("network", "optimizer", "settings", "lr schedule"):
@@ -45,6 +47,8 @@ def render_explanation(run, console: Console) -> None:
     console.print(f"data: {r.data.type}, {len(ds):,} samples of shape {_shape(ds.sample_shape)}"
                   + (f", {ds.num_classes} classes" if getattr(ds, "num_classes", None) else ""))
     console.print(f"loss: {r.loss.type}; latent: {r.latent.dim} ({r.latent.distribution})")
-    console.print(f"train: {t.steps:,} steps x batch {t.batch_size} = {t.steps * t.batch_size:,} real images per "
+    steps = run.total_steps
+    epochs = f" ({t.epochs} epochs of {run.steps_per_epoch:,} batches)" if t.epochs else ""
+    console.print(f"train: {steps:,} steps{epochs} x batch {t.batch_size} = {steps * t.batch_size:,} real images per "
                   f"discriminator phase; samples every {t.sample_every}, checkpoints every {t.checkpoint_every}"
                   + (f"; EMA of {t.ema.network} (decay {t.ema.decay})" if t.ema else ""))

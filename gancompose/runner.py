@@ -11,6 +11,7 @@ from rich.console import Console
 from gancompose.builder import Run, build_run, resolve_device
 from gancompose.builder.run import build_networks, ema_copy
 from gancompose.callbacks import Checkpointer, Evaluation, MetricsLog, Progress, QuietLog, SampleGrid
+from gancompose.callbacks.stages import StageGrid
 from gancompose.checkpoint import Checkpoint, load_networks, restore_run
 from gancompose.engine import train
 from gancompose.errors import CheckpointError, GancomposeError
@@ -82,10 +83,11 @@ def run_recipe(recipe, *, resume: str | Path | None = None, max_steps: int | Non
     write_recipe(run_dir, recipe)
 
     t = recipe.train
-    until = t.steps if max_steps is None else min(t.steps, max_steps)
+    until = run.total_steps if max_steps is None else min(run.total_steps, max_steps)
     metrics = MetricsLog(run_dir / "metrics.jsonl", t.log_every)
     checkpoints = Checkpointer(run_dir / "checkpoints", t.checkpoint_every, t.keep_checkpoints)
-    callbacks: list = [metrics, SampleGrid(run_dir / "samples", t.sample_every, t.samples, t.seed)]
+    callbacks: list = [metrics, SampleGrid(run_dir / "samples", t.sample_every, t.samples, t.seed),
+                       StageGrid(run_dir / "samples", t.samples, t.seed)]  # a grid per stage (progressive growing)
     if recipe.metrics:
         callbacks.append(Evaluation(run_dir / "metrics.jsonl", [
             (spec.type, spec.every, run.registry.get("metric", spec.type).factory(spec)) for spec in recipe.metrics]))

@@ -17,15 +17,29 @@ def class_labels(num_classes: int, per_class: int, only: int | None = None) -> t
     return torch.arange(num_classes).repeat_interleave(per_class)
 
 
+def _truncation_kwargs(net, truncation_psi: float | None) -> dict:
+    """``{"truncation_psi": psi}`` for a generator that supports the truncation trick (it sets
+    ``supports_truncation = True`` and takes a ``truncation_psi`` keyword); an error for others."""
+    if truncation_psi is None:
+        return {}
+    if not getattr(net, "supports_truncation", False):
+        raise GancomposeError(f"this generator ({type(net).__name__}) does not support truncation: it keeps no "
+                              f"mean latent", hint="--truncation works with style-based generators "
+                                                   "(stylegan_generator, stylegan2_generator)")
+    return {"truncation_psi": float(truncation_psi)}
+
+
 @torch.no_grad()
 def generate(run, n: int, *, seed: int = 0, use_ema: bool = True, batch_size: int = 256,
-             labels: torch.Tensor | None = None) -> torch.Tensor:
+             labels: torch.Tensor | None = None, truncation_psi: float | None = None) -> torch.Tensor:
     """``n`` samples from the generator (its EMA copy when there is one), in eval mode, on the CPU.
     The latents come from their own generator seeded by ``seed``, so the training RNG is untouched.
-    A conditional generator gets ``labels`` (default: classes in turn, 0, 1, 2, ...)."""
+    A conditional generator gets ``labels`` (default: classes in turn, 0, 1, 2, ...).
+    ``truncation_psi`` (style-based generators only): pull w towards its tracked mean."""
     name = run.generator_name()
     net = run.sampling_network(name, use_ema)
     conditional = is_conditional(net)
+    extra = _truncation_kwargs(net, truncation_psi)
     if conditional and labels is None:
         labels = torch.arange(n) % run.num_classes
     if labels is not None and not conditional:
@@ -34,14 +48,56 @@ def generate(run, n: int, *, seed: int = 0, use_ema: bool = True, batch_size: in
     net.eval()
     g = torch.Generator(device="cpu").manual_seed(seed)
     out = []
+    # a generator that draws inside its forward (StyleGAN's noise inputs) must not move the training RNG:
+    # those draws come from a forked RNG seeded by ``seed`` too
     try:
-        for start in range(0, n, batch_size):
-            z = run.sample_latent(min(batch_size, n - start), generator=g)
-            y = None if labels is None else labels[start:start + len(z)].to(run.device)
-            out.append(call(net, z, y).float().cpu())
+        with torch.random.fork_rng(devices=[run.device] if run.device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            for start in range(0, n, batch_size):
+                z = run.sample_latent(min(batch_size, n - start), generator=g)
+                y = None if labels is None else labels[start:start + len(z)].to(run.device)
+                x = (net(z, y, **extra) if y is not None else net(z, **extra)) if extra else call(net, z, y)
+                out.append(x.float().cpu())
     finally:
         net.train(was_training)
     return torch.cat(out)
+
+
+@torch.no_grad()
+def style_mixing_grid(run, rows: int, cols: int, *, cutoff: int | None = None, seed: int = 0, use_ema: bool = True,
+                      label: int | None = None, truncation_psi: float | None = None) -> tuple[torch.Tensor, int]:
+    """A style-mixing grid: the first row shows ``cols`` column sources, the first column ``rows`` row sources,
+    and cell (i, j) takes the coarse styles (layers below ``cutoff``, default half of them) from row source i
+    and the fine styles from column source j. Returns the images (the top-left cell blank) and the grid's
+    width, ``cols + 1``. Latents: the rows' then the columns', from a generator seeded by ``seed``."""
+    net = run.sampling_network(run.generator_name(), use_ema)
+    if not getattr(net, "supports_style_mixing", False):
+        raise GancomposeError(f"this generator ({type(net).__name__}) does not mix styles",
+                              hint="--mixing works with style-based generators (stylegan_generator, "
+                                   "stylegan2_generator)")
+    cutoff = net.num_ws // 2 if cutoff is None else cutoff
+    if not 0 <= cutoff <= net.num_ws:
+        raise GancomposeError(f"--mixing-cutoff {cutoff} is out of range: this generator has {net.num_ws} style "
+                              f"layers (0 to {net.num_ws})")
+    psi = 1.0 if truncation_psi is None else float(truncation_psi)
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    z_rows, z_cols = run.sample_latent(rows, generator=g), run.sample_latent(cols, generator=g)
+    y = None
+    if is_conditional(net):
+        y = torch.full((max(rows, cols),), 0 if label is None else label, dtype=torch.long, device=run.device)
+    was_training = net.training
+    net.eval()
+    try:
+        col_imgs = net.style_mix(z_cols, z_cols, 0, None if y is None else y[:cols], psi).float().cpu()
+        cells = [torch.ones_like(col_imgs[:1]), col_imgs]  # blank (white) corner
+        for i in range(rows):
+            zr = z_rows[i:i + 1]
+            row_src = net.style_mix(zr, zr, 0, None if y is None else y[:1], psi).float().cpu()
+            mixed = net.style_mix(zr.expand(cols, -1), z_cols, cutoff, None if y is None else y[:cols], psi)
+            cells += [row_src, mixed.float().cpu()]
+    finally:
+        net.train(was_training)
+    return torch.cat(cells), cols + 1
 
 
 def to_grid_image(samples: torch.Tensor, nrow: int | None = None) -> torch.Tensor:

@@ -18,6 +18,8 @@ EMBEDDED_STAND_INS = {
     "cifar10": lambda d: "data={type='shapes', image_size=32}",
     "image_folder": lambda d: (f"data={{type='shapes', image_size={d.get('image_size', 64)}, "
                                f"channels={d.get('channels', 3)}}}"),
+    "monet2photo": lambda d: "data={type='unpaired_shapes', image_size=32}",
+    "unpaired_folders": lambda d: "data={type='unpaired_shapes', image_size=32}",
 }
 
 
@@ -30,14 +32,21 @@ def tiny_overrides(raw: dict, tmp_path: Path) -> list[str]:
         out.append(EMBEDDED_STAND_INS[data["type"]](data))
         data = {"type": "shapes", "image_size": data.get("image_size", 64)} if data["type"] != "mnist" else {
             "type": "digits"}
+        if raw["data"]["type"] in ("monet2photo", "unpaired_folders"):
+            data = {"type": "unpaired_shapes", "image_size": 32}
     if "image_size" in data:
         out.append("data.image_size=16")
-    if "size" in data or data.get("type") in ("shapes", "digits", "gaussian_mixture"):
+    if "size" in data or data.get("type") in ("shapes", "digits", "gaussian_mixture", "unpaired_shapes"):
         out.append("data.size=64")
     for name, net in raw.get("networks", {}).items():
-        for key, value in (("image_size", 16), ("ngf", 8), ("ndf", 8), ("ch", 16)):
+        for key, value in (("image_size", 16), ("ngf", 8), ("ndf", 8), ("ch", 16), ("channel_base", 256)):
             if key in net:
                 out.append(f"networks.{name}.{key}={value}")
+        if net.get("type") == "patchgan_discriminator" and net.get("n_layers", 3) > 2:
+            out.append(f"networks.{name}.n_layers=2")  # 16 px images are too small for three stride-2 layers
+    for i, metric in enumerate(raw.get("metrics", [])):
+        if metric.get("type") in ("class_accuracy", "translation"):  # classifiers trained for a few steps only
+            out.append(f"metrics[{i}].classifier_steps=20")
     return out
 
 

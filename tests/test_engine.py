@@ -175,7 +175,7 @@ def test_mode_coverage_counts_modes():
     with torch.no_grad():
         net.weight.copy_(torch.tensor([[-2.0], [0.0]]))
         net.bias.copy_(torch.tensor([1.0, 0.0]))
-    run = FakeRun(net=net, dataset=SimpleNamespace(centers=centers, std=0.01),
+    run = FakeRun(net=net, device=torch.device("cpu"), dataset=SimpleNamespace(centers=centers, std=0.01),
                   recipe=SimpleNamespace(train=SimpleNamespace(seed=0)))
     out = ModeCoverage(ModeCoverageParams(samples=400))(run)
     assert out["modes"] == 2 and out["high_quality"] == 1.0

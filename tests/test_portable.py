@@ -329,9 +329,21 @@ def test_cyclegan_import_gives_the_official_outputs(tmp_path, kw):
     report = inspect_file(result.path)
     assert report.kind == "network" and report.networks[0]["type"] == "resnet_generator"
     assert report.networks[0]["params"] == result.params and report.source["format"] == "cyclegan"
-    if "resnet_generator" not in default_registry().names("block"):
-        with pytest.raises(CheckpointError, match="'resnet_generator' block, which no installed plugin provides"):
-            load_generator(result.path)
+    # the cycle plugin's resnet_generator block takes the file as it is
+    g = load_generator(result.path)
+    with torch.no_grad():
+        torch.testing.assert_close(g(x), official(x), rtol=0, atol=0)
+    assert g.gancompose.input_shape == (3, 256, 256)
+    # ... and gancompose translate uses it as it is
+    from PIL import Image
+    from click.testing import CliRunner
+    from gancompose.cli import cli
+    (tmp_path / "in").mkdir()
+    Image.new("RGB", (40, 40), (200, 30, 30)).save(tmp_path / "in" / "x.jpg")
+    res = CliRunner().invoke(cli, ["translate", str(result.path), "--input", str(tmp_path / "in"),
+                                   "--output", str(tmp_path / "out"), "--size", "32"])
+    assert res.exit_code == 0, res.output
+    assert Image.open(tmp_path / "out" / "x.png").size == (32, 32)
 
 
 def test_cyclegan_import_drops_stale_instance_norm_statistics(tmp_path):
@@ -374,7 +386,7 @@ def test_truncated_corrupted_and_newer_files(tmp_path, dcgan_ckpt):
                 load(bad)
     tensors = load_file(dcgan_ckpt)
     meta = dict(Checkpoint(dcgan_ckpt).metadata)
-    for fmt in ("gancompose.checkpoint/2", "gancompose.network/2"):
+    for fmt in ("gancompose.checkpoint/3", "gancompose.network/2"):
         newer = tmp_path / "newer.safetensors"
         save_file(tensors, newer, metadata={**meta, "format": fmt, "gancompose_version": "9.0"})
         for load in (Checkpoint, load_generator, inspect_file):
@@ -426,7 +438,7 @@ def test_cli_inspect_export_import(tmp_path, dcgan_ckpt):
     assert shown.exit_code == 0 and "resnet_generator" in shown.output and "blocks.1.conv2.weight" in shown.output
 
     newer = tmp_path / "newer.safetensors"
-    save_file({"w": torch.zeros(1)}, newer, metadata={"format": "gancompose.checkpoint/2"})
+    save_file({"w": torch.zeros(1)}, newer, metadata={"format": "gancompose.checkpoint/3"})
     refused = _invoke("inspect", newer)
     assert refused.exit_code == 2 and "written by a newer gancompose" in refused.output
     assert "Traceback" not in refused.output

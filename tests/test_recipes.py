@@ -40,7 +40,8 @@ def test_resolved_recipe_round_trips(path, tmp_path):
     assert load_recipe(out) == recipe
 
 
-REAL_DATA = [p for p in RECIPES if load_raw(p).get("data", {}).get("type") in ("mnist", "cifar10", "image_folder")]
+REAL_DATA = [p for p in RECIPES if load_raw(p).get("data", {}).get("type") in ("mnist", "cifar10", "image_folder",
+                                                                                 "monet2photo", "unpaired_folders")]
 
 
 @pytest.mark.parametrize("path", REAL_DATA, ids=[p.stem for p in REAL_DATA])
@@ -53,6 +54,8 @@ def test_recipe_without_its_data_names_the_fix(path, tmp_path):
                                    "--output-dir", str(tmp_path / "runs")])
     assert res.exit_code == 2, res.output
     assert "Traceback" not in res.output and str(root) in res.output
-    if data["type"] in ("mnist", "cifar10"):
+    if data["type"] in ("mnist", "cifar10", "monet2photo"):
         assert f"gancompose data download {data['type']} --root" in res.output
+    if data["type"] == "monet2photo":
+        assert f"gancompose data prepare monet2photo --from monet2photo.zip --root" in res.output
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("*.safetensors"))

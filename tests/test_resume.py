@@ -68,3 +68,20 @@ def test_different_seed_differs(tmp_path):
     wa = _weights(a.run_dir / "checkpoints" / "last.safetensors")
     wb = _weights(b.run_dir / "checkpoints" / "last.safetensors")
     assert not torch.equal(wa["networks.generator.0.weight"], wb["networks.generator.0.weight"])
+
+
+def test_format_1_checkpoints_count_the_data_position_in_batches(tmp_path):
+    from safetensors.torch import load_file, save_file
+    recipe = _recipe("dcgan_shapes.toml", tmp_path / "a")
+    first = run_recipe(recipe, max_steps=5, progress=False)  # 64 samples / batch 4: mid-epoch at step 5
+    ckpt = first.run_dir / "checkpoints" / "last.safetensors"
+    tensors, meta = load_file(ckpt), dict(Checkpoint(ckpt).metadata)
+    assert tensors["counters"].tolist()[2:] == [0, 20]  # epoch 0, 20 samples taken
+    old = tmp_path / "old.safetensors"
+    tensors["counters"][3] = 5  # what gancompose.checkpoint/1 wrote: 5 batches
+    save_file(tensors, old, metadata={**meta, "format": "gancompose.checkpoint/1"})
+    resumed = {}
+    for name, path in (("new", ckpt), ("old", old)):
+        resumed[name] = run_recipe(_recipe("dcgan_shapes.toml", tmp_path / name), resume=path, max_steps=8,
+                                   progress=False)
+    _assert_same(_weights(resumed["new"].last_checkpoint), _weights(resumed["old"].last_checkpoint))

@@ -42,12 +42,24 @@ class Run:
     stop_requested: bool = False
     #: what each network's ``init_from`` loaded (gancompose.portable.init_from.LoadReport), by network name
     init_reports: dict[str, Any] = field(default_factory=dict)
+    #: the batch size a schedule set for this step (``run.batch_size``); None: ``train.batch_size``
+    _batch_size: int | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------------------ data
+    @property
+    def batch_size(self) -> int:
+        """Samples per batch this step: ``train.batch_size``, or what the schedule set (progressive growing)."""
+        return self._batch_size or self.recipe.train.batch_size
+
+    @batch_size.setter
+    def batch_size(self, n: int) -> None:
+        self._batch_size = int(n)
+
     def next_batch(self) -> dict[str, torch.Tensor]:
-        batch = self.stream.next()
-        self.state.images_seen += batch["image"].shape[0]
-        return batch
+        batch = self.stream.next(self.batch_size)
+        self.state.images_seen += next(iter(batch.values())).shape[0]  # an unpaired batch has "A" and "B"
+        prepare = getattr(self.schedule, "prepare_batch", None)  # e.g. reals at the current resolution (ProGAN)
+        return batch if prepare is None else prepare(batch)
 
     def sample_labels(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` class labels drawn uniformly (for fake batches of a conditional generator)."""
@@ -68,12 +80,33 @@ class Run:
         return z.to(self.device)
 
     # -------------------------------------------------------------------- schedules, EMA
+    @property
+    def steps_per_epoch(self) -> int:
+        """Batches in one pass over the data (as the batch stream counts them: partial batches are dropped)."""
+        if self.stream is not None:
+            return self.stream.batches_per_epoch
+        n = len(self.dataset) if hasattr(self.dataset, "__len__") else 0
+        return max(1, n // self.recipe.train.batch_size)
+
+    @property
+    def total_steps(self) -> int:
+        """``train.steps``, or ``train.epochs`` x batches per epoch."""
+        epochs = self.recipe.train.epochs
+        return self.recipe.train.steps if epochs is None else epochs * self.steps_per_epoch
+
     def apply_lr(self, step: int) -> None:
-        total = self.recipe.train.steps
+        """Set each optimizer's rate to its base rate times its schedule's factor. A schedule is called with
+        ``(step, total_steps)``, or with ``(epoch, total_epochs)`` when it has ``unit = "epoch"``
+        (the epoch being the number of completed passes over the data)."""
+        total = self.total_steps
         for name, fn in self.lr_schedules.items():
             if fn is None:
                 continue
-            factor = float(fn(step, total))
+            if getattr(fn, "unit", "step") == "epoch":
+                spe = self.steps_per_epoch
+                factor = float(fn(step // spe, -(-total // spe)))
+            else:
+                factor = float(fn(step, total))
             for group in self.optimizers[name].param_groups:
                 group["lr"] = group["initial_lr"] * factor
 
@@ -87,7 +120,12 @@ class Run:
         if step < spec.start_step:
             torch._foreach_copy_(dp, sp)
         else:
-            torch._foreach_lerp_(dp, sp, 1.0 - spec.decay)
+            decay = spec.decay
+            if spec.half_life_images is not None:  # StyleGAN2: ema_beta = 0.5 ** (batch / ema_nimg)
+                half = spec.half_life_images if spec.rampup is None else min(
+                    spec.half_life_images, self.state.images_seen * spec.rampup)
+                decay = 0.5 ** (self.batch_size / max(half, 1e-8))
+            torch._foreach_lerp_(dp, sp, 1.0 - decay)
         for b_dst, b_src in zip(dst.buffers(), src.buffers()):
             b_dst.copy_(b_src)
 
@@ -95,8 +133,15 @@ class Run:
         return self.ema[name] if use_ema and name in self.ema else self.networks[name]
 
     def generator_name(self) -> str:
-        return self.schedule.roles.get("generator") if self.schedule is not None else next(
-            n for n, s in self.recipe.networks.items() if s.input == "latent")
+        """The network that turns latents into samples (the schedule's ``generator`` role when it has one)."""
+        if self.schedule is not None and "generator" in self.schedule.roles:
+            return self.schedule.roles["generator"]
+        names = [n for n, s in self.recipe.networks.items() if s.input == "latent"]
+        if not names:
+            from gancompose.errors import GancomposeError
+            raise GancomposeError("this run has no generator of latents: its networks translate images",
+                                  hint="use gancompose translate CHECKPOINT --direction AtoB --input DIR --output DIR")
+        return names[0]
 
 
 def ema_copy(net: nn.Module) -> nn.Module:

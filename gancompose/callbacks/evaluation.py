@@ -14,7 +14,7 @@ class Evaluation:
         self.latest: dict[str, float] = {}
 
     def on_train_start(self, run) -> None:
-        pass
+        run.run_dir = self.path.parent  # where metrics may write files (mode scatter plots, cached classifiers)
 
     def _evaluate(self, run, due) -> None:
         record: dict = {"step": run.state.step}

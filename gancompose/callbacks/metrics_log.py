@@ -26,7 +26,7 @@ class MetricsLog:
 
     def on_step_end(self, run, logs) -> None:
         step = run.state.step
-        if step % self.every and step != run.recipe.train.steps:
+        if step % self.every and step != run.total_steps:
             return
         now = time.perf_counter()
         losses = logs.means()  # one host sync per interval

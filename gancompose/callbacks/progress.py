@@ -10,12 +10,19 @@ def _losses(record: dict) -> str:
                      if "/" in k)
 
 
+def _status(run) -> str:
+    """What the schedule says about where it is (``schedule.status(run) -> dict``), e.g. ProGAN's stage,
+    resolution and alpha; empty for schedules without it."""
+    status = getattr(run.schedule, "status", None)
+    return "  ".join(f"{k} {v}" for k, v in status(run).items()) if status is not None else ""
+
+
 class Progress:
     def __init__(self, metrics, total: int, console: Console | None = None):
         self.metrics, self.total = metrics, total
         self.console = console or Console(stderr=True)
         self.bar = rp.Progress(
-            rp.TextColumn("[bold]{task.description}"), rp.BarColumn(), rp.MofNCompleteColumn(),
+            rp.TextColumn("[bold]{task.description}"), rp.TextColumn("{task.fields[status]}"), rp.BarColumn(), rp.MofNCompleteColumn(),
             rp.TimeElapsedColumn(), rp.TextColumn("eta"), rp.TimeRemainingColumn(),
             rp.TextColumn("{task.fields[speed]}"), rp.TextColumn("{task.fields[losses]}"),
             console=self.console, transient=False)
@@ -24,12 +31,12 @@ class Progress:
     def on_train_start(self, run) -> None:
         self.bar.start()
         self.task = self.bar.add_task(run.recipe.name or "train", total=self.total, completed=run.state.step,
-                                      speed="", losses="")
+                                      speed="", losses="", status=_status(run))
 
     def on_step_end(self, run, logs) -> None:
         rec = self.metrics.latest
         fields = {"speed": f"{rec['img_per_s']:.0f} img/s", "losses": _losses(rec)} if rec else {}
-        self.bar.update(self.task, completed=run.state.step, **fields)
+        self.bar.update(self.task, completed=run.state.step, status=_status(run), **fields)
 
     def on_train_end(self, run) -> None:
         self.bar.stop()
@@ -50,7 +57,9 @@ class QuietLog:
         rec = self.metrics.latest
         if rec and rec is not self._last:
             self._last = rec
-            self.console.print(f"step {rec['step']}/{self.total}  {rec['img_per_s']:.0f} img/s  {_losses(rec)}")
+            status = _status(run)
+            self.console.print(f"step {rec['step']}/{self.total}  {status + '  ' if status else ''}"
+                               f"{rec['img_per_s']:.0f} img/s  {_losses(rec)}")
 
     def on_train_end(self, run) -> None:
         pass

@@ -1,4 +1,6 @@
-"""Sample grids at intervals: ``samples/step_NNNNNN.png`` from a fixed latent batch."""
+"""Sample grids at intervals: ``samples/step_NNNNNN.png`` from a fixed latent batch, or the grid the
+schedule draws itself (``schedule.sample_grid(run, n) -> (images, row length)``: a cycle pair shows its
+translations side by side)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,7 +19,10 @@ class SampleGrid:
 
     def _write(self, run) -> None:
         path = self.folder / f"step_{run.state.step:07d}.png"
-        if is_conditional(run.networks[run.generator_name()]):  # one row per class
+        if hasattr(run.schedule, "sample_grid"):
+            images, nrow = run.schedule.sample_grid(run, self.n)
+            self.last = save_grid(images, path, nrow=nrow)
+        elif is_conditional(run.networks[run.generator_name()]):  # one row per class
             per_class = max(1, self.n // run.num_classes)
             labels = class_labels(run.num_classes, per_class)
             self.last = save_grid(generate(run, len(labels), seed=self.seed, labels=labels), path, nrow=per_class)

@@ -1,8 +1,13 @@
 """A resumable, seeded stream of batches.
 
 The order of an epoch is a permutation drawn from ``(seed, epoch)`` alone, and the stream's state is
-two integers (epoch, batches taken in it), so a resumed run sees exactly the batches it would have
-seen. Datasets that can gather a whole batch at once (``get_batch(indices)``) skip the DataLoader.
+two integers (epoch, samples taken in it), so a resumed run sees exactly the batches it would have
+seen, also when the batch size changes between steps (progressive growing: ``next(batch_size)``). Datasets that can gather a whole batch at once (``get_batch(indices)``) skip the DataLoader.
+
+A dataset with ``seeded_items = True`` receives ``(index, seed)`` pairs instead of indices, the seeds
+drawn from the same ``(seed, epoch)`` generator: its random choices (an augmentation, the unpaired
+partner of an image) are then a function of the stream's state alone, exact on resume whatever the
+number of DataLoader workers.
 """
 from __future__ import annotations
 
@@ -14,22 +19,31 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from gancompose.errors import DataError
 
 
-class EpochBatchSampler(Sampler[list[int]]):
-    def __init__(self, n: int, batch_size: int, seed: int):
+class EpochBatchSampler(Sampler[list]):
+    def __init__(self, n: int, batch_size: int, seed: int, seeded_items: bool = False):
         self.n, self.batch_size, self.seed = n, batch_size, seed
+        self.seeded_items = seeded_items
         self.epoch, self.start = 0, 0
 
-    def order(self, epoch: int) -> torch.Tensor:
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        return torch.randperm(self.n, generator=g)
+    def _generator(self, epoch: int) -> torch.Generator:
+        return torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+
+    def items(self, epoch: int) -> list:
+        """The epoch's items in order: indices, or (index, seed) pairs for a dataset with seeded items."""
+        g = self._generator(epoch)
+        perm = torch.randperm(self.n, generator=g).tolist()
+        if not self.seeded_items:
+            return perm
+        seeds = torch.randint(0, 2 ** 62, (self.n,), generator=g).tolist()
+        return list(zip(perm, seeds))
 
     def __len__(self) -> int:
-        return self.n // self.batch_size - self.start
+        return (self.n - self.start) // self.batch_size  # start: samples already taken in this epoch
 
-    def __iter__(self) -> Iterator[list[int]]:
-        perm = self.order(self.epoch)
-        for b in range(self.start, self.n // self.batch_size):
-            yield perm[b * self.batch_size:(b + 1) * self.batch_size].tolist()
+    def __iter__(self) -> Iterator[list]:
+        items = self.items(self.epoch)
+        for b in range(self.start, self.n - self.batch_size + 1, self.batch_size):
+            yield items[b:b + self.batch_size]
 
 
 class BatchStream:
@@ -40,7 +54,7 @@ class BatchStream:
             raise DataError(f"the dataset has {n} samples, fewer than one batch of {batch_size}",
                             hint="lower train.batch_size or use more data")
         self.dataset, self.device = dataset, device
-        self.sampler = EpochBatchSampler(n, batch_size, seed)
+        self.sampler = EpochBatchSampler(n, batch_size, seed, getattr(dataset, "seeded_items", False))
         self.epoch, self.position = epoch, position
         self._direct = hasattr(dataset, "get_batch")
         self._loader = None
@@ -62,7 +76,14 @@ class BatchStream:
             return (self.dataset.get_batch(idx) for idx in self.sampler)  # type: ignore[attr-defined]
         return iter(self._loader)  # type: ignore[arg-type]
 
-    def next(self) -> dict[str, torch.Tensor]:
+    def next(self, batch_size: int | None = None) -> dict[str, torch.Tensor]:
+        """The next batch, of ``batch_size`` samples if given (the epoch's order is unchanged; an epoch ends
+        when fewer than a batch of samples is left)."""
+        if batch_size is not None and batch_size != self.sampler.batch_size:
+            if batch_size > self.sampler.n:
+                raise DataError(f"the dataset has {self.sampler.n} samples, fewer than one batch of {batch_size}",
+                                hint="lower the batch size or use more data")
+            self.sampler.batch_size, self._it = batch_size, None  # reopened at the same sample position
         if self._it is None:
             self._it = self._open()
         try:
@@ -71,7 +92,7 @@ class BatchStream:
             self.epoch, self.position = self.epoch + 1, 0
             self._it = self._open()
             batch = next(self._it)
-        self.position += 1
+        self.position += self.sampler.batch_size
         if not isinstance(batch, dict):
             batch = {"image": batch[0], "label": batch[1]} if isinstance(batch, (tuple, list)) else {"image": batch}
         nb = self.device.type == "cuda"

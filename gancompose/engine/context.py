@@ -51,7 +51,8 @@ class StepContext:
 
     @property
     def batch_size(self) -> int:
-        return self.run.recipe.train.batch_size
+        """Samples per batch this step: ``train.batch_size`` unless the schedule changed it."""
+        return self.run.batch_size
 
     # --------------------------------------------------------------------------------- data
     def _cached(self, key: str, make):

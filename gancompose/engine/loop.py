@@ -1,6 +1,7 @@
 """The one training loop. It owns ``backward()``; everything variant-specific comes from the schedule.
 
     for each step:
+        schedule.before_step(run), if it has one (batch size, base rates, resolution, alpha)
         set learning rates for this step
         for each phase the schedule gives for this step:
             repeat phase.repeat times:
@@ -70,6 +71,9 @@ class _GradSwitch:
 
 
 def run_step(run, step: int, logs: StepLogs, grads: _GradSwitch) -> None:
+    before_step = getattr(run.schedule, "before_step", None)
+    if before_step is not None:  # batch size, base learning rates, resolution... from run.state (progressive growing)
+        before_step(run)
     run.apply_lr(step)
     shared: dict = {}
     for phase in run.schedule.phases(step):
@@ -98,8 +102,8 @@ def run_step(run, step: int, logs: StepLogs, grads: _GradSwitch) -> None:
 
 
 def train(run, *, until: int | None = None, callbacks: Iterable[Callback] = ()) -> None:
-    """Train ``run`` from its current step up to ``until`` (default: the recipe's ``train.steps``)."""
-    until = run.recipe.train.steps if until is None else until
+    """Train ``run`` from its current step up to ``until`` (default: ``run.total_steps``)."""
+    until = run.total_steps if until is None else until
     callbacks = list(callbacks)
     logs = StepLogs()
     grads = _GradSwitch(run.networks)

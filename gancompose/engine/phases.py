@@ -77,3 +77,16 @@ class RegularizerTerm:
 
     def __call__(self, ctx) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def check_supported(regularizers, provides: tuple[str, ...], schedule: str) -> None:
+    """A RecipeError when a regularizer needs something the schedule does not provide: a term declares
+    ``requires = ("cycle_pair",)``, a schedule the capabilities it ``provides``."""
+    from gancompose.errors import RecipeError
+    for i, reg in enumerate(regularizers):
+        missing = [r for r in getattr(reg, "requires", ()) if r not in provides]
+        if missing:
+            raise RecipeError(f"{type(reg).__name__} needs a schedule that provides {', '.join(missing)}; "
+                              f"the {schedule!r} schedule does not",
+                              key=["regularizers", i, "type"], absolute=True,
+                              hint="cycle terms go with [schedule] type = 'cycle'" if "cycle_pair" in missing else None)

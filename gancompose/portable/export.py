@@ -101,10 +101,9 @@ def build_from_spec(name: str, spec: dict[str, Any], input_shape, registry: Regi
 
 
 def _missing_block_hint(block: str | None) -> str:
-    if block == "resnet_generator":
-        return ("the file comes from `gancompose import cyclegan`; the resnet_generator block arrives with the "
-                "CycleGAN plugin (until then `gancompose inspect` shows the file, and "
-                "gancompose.portable.importers.cyclegan_reference.ResnetGenerator loads its tensors)")
+    if block in ("resnet_generator", "patchgan_discriminator"):
+        return ("the file comes from `gancompose import cyclegan` or a CycleGAN recipe; its block comes with "
+                "the built-in cycle plugin (gancompose_cycle): reinstall gancompose")
     return "install the plugin that provides it (`gancompose list-components --kind block` lists what is installed)"
 
 

@@ -71,6 +71,47 @@ def load_raw(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     return deep_merge(load_raw(parent_path, (*_chain, resolved)), raw)
 
 
+#: the tables whose entries may copy a sibling with ``like = "NAME"``
+LIKE_TABLES = ("networks", "optimizers")
+
+
+def expand_like(raw: dict[str, Any], file: str | None = None) -> dict[str, Any]:
+    """Resolve ``like = "OTHER"`` in ``[networks.*]`` and ``[optimizers.*]``: the entry is OTHER's table
+    with its own keys merged over it, so a pair of identical networks is declared once
+    (``[networks.G_BA] like = "G_AB"``). Chains resolve in order; a cycle or an unknown name is an error."""
+    out = dict(raw)
+    for table in LIKE_TABLES:
+        entries = raw.get(table)
+        if not isinstance(entries, dict) or not any(isinstance(v, dict) and "like" in v for v in entries.values()):
+            continue
+        done: dict[str, Any] = {}
+
+        def resolve(name: str, chain: tuple[str, ...]) -> Any:
+            if name in done:
+                return done[name]
+            entry = entries[name]
+            if not isinstance(entry, dict) or "like" not in entry:
+                done[name] = entry
+                return entry
+            other = entry["like"]
+            key = [table, name, "like"]
+            if not isinstance(other, str):
+                raise RecipeError(f"expected the name of another entry of [{table}], got {other!r}", file=file,
+                                  key=key)
+            if other not in entries:
+                raise RecipeError(f"no [{table}.{other}] to copy", file=file, key=key,
+                                  hint=did_you_mean(other, [n for n in entries if n != name]))
+            if other in chain or other == name:
+                raise RecipeError(f"'like' forms a cycle: {' -> '.join((*chain, name, other))}", file=file, key=key)
+            base = resolve(other, (*chain, name))
+            own = {k: v for k, v in entry.items() if k != "like"}
+            done[name] = deep_merge(base, own) if isinstance(base, dict) else own
+            return done[name]
+
+        out[table] = {name: resolve(name, ()) for name in entries}
+    return out
+
+
 # --------------------------------------------------------------------------------- overrides
 _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
@@ -239,6 +280,7 @@ def validate_recipe(raw: dict[str, Any], *, file: str | None = None, registry: R
     """Validate a raw recipe dict; raise one :class:`RecipeError` listing every problem."""
     registry = registry or default_registry()
     model = recipe_model(registry)
+    raw = expand_like(raw, file)
     try:
         recipe = model.model_validate(raw)
     except ValidationError as exc:

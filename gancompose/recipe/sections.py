@@ -21,11 +21,19 @@ class EMASpec(Section):
     network: str = Field("generator", description="the network to average")
     decay: float = Field(0.999, gt=0.0, lt=1.0, description="weight of the old average per step")
     start_step: NonNegativeInt = Field(0, description="copy the weights until this step, then average")
+    half_life_images: float | None = Field(None, gt=0, description="instead of decay: the average's half-life "
+                                           "in images, decay = 0.5 ** (batch_size / half_life_images) "
+                                           "(StyleGAN2's ema_kimg x 1000)")
+    rampup: float | None = Field(None, gt=0, description="with half_life_images: use at most rampup x images "
+                                 "seen as the half-life (StyleGAN2-ADA's ema_rampup, 0.05 in its cifar config)")
 
 
 class TrainSpec(Section):
     """How long and how the one training loop runs."""
     steps: PositiveInt = Field(1000, description="training steps (one step = one pass over the schedule's phases)")
+    epochs: PositiveInt | None = Field(None, description="train for this many passes over the data instead of a "
+                                                         "number of steps: steps = epochs x batches per epoch, "
+                                                         "and train.steps is ignored")
     batch_size: PositiveInt = Field(64, description="images per batch")
     device: str = Field("auto", description="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1', ...")
     seed: int = Field(0, description="seeds torch and the data order; a CPU run is reproducible")

@@ -1,4 +1,5 @@
-"""Learning-rate schedules: factors on the base rate, pure functions of (step, total steps)."""
+"""Learning-rate schedules: factors on the base rate, pure functions of (step, total steps), or of
+(epoch, total epochs) for a schedule with ``unit = "epoch"`` (see ``Run.apply_lr``)."""
 from __future__ import annotations
 
 from pydantic import Field, PositiveInt
@@ -26,6 +27,25 @@ def linear_decay(p: LinearDecayParams):
     return factor
 
 
+class EpochLinearDecayParams(Params):
+    constant_epochs: PositiveInt = Field(100, description="epochs at the base rate (CycleGAN's --n_epochs)")
+    decay_epochs: PositiveInt = Field(100, description="epochs of linear decay after them (--n_epochs_decay)")
+
+
+class EpochLinearDecay:
+    """The base rate for ``constant_epochs``, then linearly toward 0 over ``decay_epochs``, changed once per
+    epoch: the ``linear`` policy of the official CycleGAN / pix2pix code (``lambda_rule`` in
+    models/networks.py with epoch_count = 1), ``1 - max(0, epoch + 1 - constant) / (decay + 1)`` after
+    ``epoch`` completed epochs: 1 up to epoch 99, 100/101 in epoch 100, 50/101 in epoch 150, 0 after 200."""
+    unit = "epoch"
+
+    def __init__(self, p: EpochLinearDecayParams):
+        self.constant, self.decay = p.constant_epochs, p.decay_epochs
+
+    def __call__(self, epoch: int, total_epochs: int) -> float:
+        return max(0.0, 1.0 - max(0, epoch + 1 - self.constant) / (self.decay + 1))
+
+
 class StepDecayParams(Params):
     every: PositiveInt = Field(description="steps between decays")
     gamma: float = Field(0.1, gt=0, description="factor applied at each decay")
@@ -46,4 +66,5 @@ def exponential(p: ExponentialParams):
 
 
 LR_SCHEDULES = [("constant", constant, None), ("linear_decay", linear_decay, LinearDecayParams),
+                ("epoch_linear_decay", EpochLinearDecay, EpochLinearDecayParams),
                 ("step_decay", step_decay, StepDecayParams), ("exponential", exponential, ExponentialParams)]

@@ -1,7 +1,9 @@
 """Optimizers: thin, validated wrappers over torch.optim."""
 from __future__ import annotations
 
-from pydantic import Field, PositiveFloat
+from typing import Optional
+
+from pydantic import Field, PositiveFloat, PositiveInt
 
 import torch
 from gancompose import Params
@@ -13,17 +15,32 @@ class AdamParams(Params):
     eps: PositiveFloat = Field(1e-8, description="numerical stability term")
     weight_decay: float = Field(0.0, ge=0, description="L2 penalty (decoupled for adamw)")
     amsgrad: bool = Field(False, description="use the AMSGrad variant")
+    lazy_interval: Optional[PositiveInt] = Field(
+        None, description="k of a lazy regularizer on this network (StyleGAN2: 16 for D's R1, 4 for G's path "
+                          "length): as the official code, lr is multiplied by k/(k+1) and each beta raised to "
+                          "the power k/(k+1)")
+
+
+def lazy_adjusted(lr: float, betas: tuple[float, float], k: int | None) -> tuple[float, tuple[float, float]]:
+    """StyleGAN2's lazy-regularization correction: ``mb_ratio = k / (k + 1)``, ``lr * mb_ratio``,
+    ``beta ** mb_ratio`` (training_loop.py); unchanged when ``k`` is None."""
+    if k is None:
+        return lr, tuple(betas)
+    ratio = k / (k + 1)
+    return lr * ratio, tuple(b ** ratio for b in betas)
 
 
 def adam(p: AdamParams, parameters) -> torch.optim.Optimizer:
     """Adam (Kingma & Ba)."""
-    return torch.optim.Adam(parameters, lr=p.lr, betas=p.betas, eps=p.eps, weight_decay=p.weight_decay,
+    lr, betas = lazy_adjusted(p.lr, p.betas, p.lazy_interval)
+    return torch.optim.Adam(parameters, lr=lr, betas=betas, eps=p.eps, weight_decay=p.weight_decay,
                             amsgrad=p.amsgrad)
 
 
 def adamw(p: AdamParams, parameters) -> torch.optim.Optimizer:
     """AdamW: Adam with decoupled weight decay."""
-    return torch.optim.AdamW(parameters, lr=p.lr, betas=p.betas, eps=p.eps, weight_decay=p.weight_decay,
+    lr, betas = lazy_adjusted(p.lr, p.betas, p.lazy_interval)
+    return torch.optim.AdamW(parameters, lr=lr, betas=betas, eps=p.eps, weight_decay=p.weight_decay,
                              amsgrad=p.amsgrad)
 
 

@@ -5,6 +5,7 @@ from pydantic import Field, PositiveInt
 
 from gancompose import Params, RecipeError
 from gancompose.engine import Phase
+from gancompose.engine.phases import check_supported
 from gancompose.engine.context import is_conditional
 from gancompose.errors import did_you_mean
 
@@ -45,6 +46,7 @@ class GeneratorAdversarial:
 
 class Alternating:
     """Discriminator n_critic times, then generator: the GAN training algorithm of Goodfellow et al."""
+    provides = ("single_pair",)
 
     def __init__(self, p: AlternatingParams, run):
         for role in ("generator", "discriminator"):
@@ -61,6 +63,7 @@ class Alternating:
                               f"{p.generator!r} is not: fakes would have no labels", key=["discriminator"],
                               hint=f"add a condition to [networks.{p.generator}] too")
         self.roles = {"generator": p.generator, "discriminator": p.discriminator}
+        check_supported(run.regularizers, self.provides, "alternating")
         g, d = p.generator, p.discriminator
         regs = {g: [], d: []}
         for i, reg in enumerate(run.regularizers):

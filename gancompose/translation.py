@@ -1,0 +1,123 @@
+"""``gancompose translate``: run a trained image-to-image generator over a folder of images.
+
+The checkpoint's recipe says which generator goes which way: a schedule whose parameters have
+``translations()`` (the ``cycle`` schedule: ``{"AtoB": "G_AB", "BtoA": "G_BA"}``) names the directions;
+any network that takes images (``input = "data"``) and returns images of the same shape can also be
+named directly. A single-network file (``gancompose export``, ``gancompose import cyclegan``) translates
+with its one network. Images are resized to the recipe's image size (or ``size``), translated in eval mode
+and written as PNG files named as their inputs.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torchvision.utils as vutils
+from PIL import Image, ImageOps
+from torchvision.transforms import v2
+
+from gancompose.errors import GancomposeError, did_you_mean
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+def directions(recipe) -> dict[str, str]:
+    """Direction name -> network name, from the schedule (``AtoB``/``BtoA`` for a cycle pair)."""
+    fn = getattr(recipe.schedule, "translations", None)
+    return dict(fn()) if callable(fn) else {}
+
+
+def pick_network(run, direction: str) -> str:
+    named = directions(run.recipe)
+    if direction in named:
+        return named[direction]
+    image_nets = [n for n, s in run.recipe.networks.items() if s.input == "data"
+                  and tuple(run.reports[n].out_shape) == tuple(run.reports[n].in_shape)]
+    if direction in image_nets:
+        return direction
+    if not named and not image_nets:
+        raise GancomposeError("this checkpoint has no image-to-image network to translate with (its generator "
+                              "takes latents: use gancompose sample)")
+    raise GancomposeError(f"unknown direction {direction!r}", hint=did_you_mean(direction, [*named, *image_nets]))
+
+
+def image_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise GancomposeError(f"input folder not found: {folder}")
+    files = sorted(Path(dp) / f for dp, _, fs in os.walk(folder) for f in fs
+                   if not f.startswith(".") and f.lower().endswith(IMAGE_EXTENSIONS))
+    if not files:
+        raise GancomposeError(f"no images ({' '.join(IMAGE_EXTENSIONS)}) under {folder}")
+    return files
+
+
+def read_image(path: Path, size: int, channels: int) -> torch.Tensor:
+    try:
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im).convert("RGB" if channels == 3 else "L")
+            im = im.resize((size, size), Image.BICUBIC)
+            return v2.functional.pil_to_tensor(im).float().div_(127.5).sub_(1)
+    except Exception as exc:
+        raise GancomposeError(f"cannot read image {str(path)!r}: {type(exc).__name__}: {exc}") from None
+
+
+@dataclass
+class TranslateResult:
+    network: str
+    written: list[Path]
+
+
+def _network(checkpoint: str | Path, direction: str | None, device: str) -> tuple[str, torch.nn.Module, tuple]:
+    """(name, module in eval mode, input shape) of the translating network of a run checkpoint or of a
+    single-network file (``gancompose export`` / ``gancompose import cyclegan``)."""
+    from gancompose.portable.files import WeightsFile
+    if WeightsFile(checkpoint).kind == "network":
+        from gancompose.portable.export import load_generator
+        net = load_generator(checkpoint, device=device)
+        info = net.gancompose
+        if direction not in (None, info.name):
+            raise GancomposeError(f"{checkpoint} holds one network, {info.name!r}: it translates one way only",
+                                  hint="leave out --direction")
+        if info.latent is not None:
+            raise GancomposeError(f"network {info.name!r} takes latents, not images: use gancompose sample")
+        return info.name, net, tuple(info.input_shape)
+    from gancompose.runner import load_for_sampling
+    run = load_for_sampling(checkpoint, device=device)
+    if direction is None:
+        names = directions(run.recipe)
+        raise GancomposeError("--direction is needed for a run checkpoint",
+                              hint=f"use {' or '.join(names)}" if names else None)
+    name = pick_network(run, direction)
+    return name, run.sampling_network(name).eval(), tuple(run.reports[name].in_shape)
+
+
+@torch.no_grad()
+def translate_folder(checkpoint: str | Path, direction: str | None, input_dir: str | Path, output_dir: str | Path, *,
+                     size: int | None = None, device: str = "cpu", batch_size: int = 8,
+                     side_by_side: bool = False) -> TranslateResult:
+    """Translate every image under ``input_dir`` with the checkpoint's ``direction`` generator and write
+    ``output_dir/<relative path>.png`` (with ``side_by_side``: input and output next to each other)."""
+    name, net, in_shape = _network(checkpoint, direction, device)
+    device_ = next(net.parameters()).device
+    channels, height = in_shape[0], in_shape[1]
+    size = size or height
+    input_dir, output_dir = Path(input_dir), Path(output_dir)
+    files = image_files(input_dir)
+    written: list[Path] = []
+    for start in range(0, len(files), batch_size):
+        chunk = files[start:start + batch_size]
+        x = torch.stack([read_image(f, size, channels) for f in chunk]).to(device_)
+        try:
+            y = net(x).float().cpu()
+        except RuntimeError as exc:
+            raise GancomposeError(f"the {name!r} network cannot take {size}x{size} images: {str(exc).splitlines()[0]}",
+                                  hint="pass --size with a size it takes (for a ResNet generator: a multiple of 4)") from None
+        for f, src, out in zip(chunk, x.cpu(), y):
+            dest = (output_dir / f.relative_to(input_dir)).with_suffix(".png")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            img = torch.stack([src, out]) if side_by_side else out[None]
+            vutils.save_image(img, dest, nrow=2, padding=0, normalize=True, value_range=(-1, 1))
+            written.append(dest)
+    return TranslateResult(name, written)

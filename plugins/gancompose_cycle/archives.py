@@ -1,0 +1,141 @@
+"""The official CycleGAN datasets: ``gancompose data download monet2photo`` and ``data prepare``.
+
+The archives are those the official repository's ``datasets/download_cyclegan_dataset.sh`` fetches
+(``http://efrosgans.eecs.berkeley.edu/cyclegan/datasets/NAME.zip``); each holds ``NAME/trainA``,
+``trainB``, ``testA`` and ``testB``. The official script publishes no checksums, so an unpacked set is
+verified by its image counts per folder. ``prepare`` unpacks an archive the user already has.
+"""
+from __future__ import annotations
+
+import shlex
+import shutil
+import sys
+import tempfile
+import urllib.error
+import zipfile
+from pathlib import Path
+from typing import Callable
+
+from pydantic import Field
+from torchvision.datasets.utils import download_url
+
+from gancompose.errors import DataError, did_you_mean
+
+from gancompose_cycle.unpaired import UnpairedFolders, UnpairedFoldersParams, scan
+
+BASE_URL = "http://efrosgans.eecs.berkeley.edu/cyclegan/datasets/"
+#: name -> images per folder of the official archive
+ARCHIVES: dict[str, dict[str, int]] = {
+    "monet2photo": {"trainA": 1072, "trainB": 6287, "testA": 121, "testB": 751},
+}
+FOLDERS = ("trainA", "trainB", "testA", "testB")
+
+
+def commands(name: str, root: str | Path) -> str:
+    r = shlex.quote(str(root))
+    return (f"`gancompose data download {name} --root {r}`, or with the archive at hand "
+            f"`gancompose data prepare {name} --from {name}.zip --root {r}`")
+
+
+def verify(name: str, folder: Path) -> dict[str, int]:
+    """Image counts of the unpacked set; a DataError when they are not those of the official archive."""
+    expected = ARCHIVES[name]
+    found = {f: len(scan(folder / f)) if (folder / f).is_dir() else 0 for f in FOLDERS}
+    wrong = [f"{f}: {found[f]} images, expected {n}" for f, n in expected.items() if found[f] != n]
+    if wrong:
+        raise DataError(f"{folder} is not a complete {name} set ({'; '.join(wrong)})",
+                        hint=f"delete it and fetch it again: {commands(name, folder.parent)}")
+    return found
+
+
+def _top_folder(zf: zipfile.ZipFile) -> str:
+    """The path prefix inside the archive under which trainA/ lies ('' or 'NAME/')."""
+    for info in zf.infolist():
+        parts = Path(info.filename).parts
+        if "trainA" in parts:
+            return "/".join(parts[:parts.index("trainA")]) + ("/" if parts.index("trainA") else "")
+    raise DataError(f"{zf.filename} holds no trainA/ folder: not a CycleGAN dataset archive")
+
+
+def prepare(name: str, root: str | Path, archive: str | Path, *,
+            log: Callable[[str], None] | None = None) -> Path:
+    """Unpack ``archive`` into ``root/name`` (through a temporary folder, so an interrupted run leaves
+    nothing half-written) and verify it. Returns the dataset folder."""
+    if name not in ARCHIVES:
+        raise DataError(f"no archive known for dataset {name!r}", hint=did_you_mean(name, ARCHIVES))
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    archive, root = Path(archive).expanduser(), Path(root).expanduser()
+    if not archive.is_file():
+        raise DataError(f"archive not found: {archive}", hint=f"download it with {commands(name, root)}")
+    target = root / name
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        with zipfile.ZipFile(archive) as zf, tempfile.TemporaryDirectory(dir=root, prefix=f".{name}.") as tmp:
+            prefix = _top_folder(zf)
+            members = [m for m in zf.infolist() if m.filename.startswith(prefix) and not m.is_dir()]
+            log(f"unpacking {len(members)} files from {archive}")
+            for m in members:
+                rel = Path(m.filename[len(prefix):])
+                if rel.is_absolute() or ".." in rel.parts:
+                    raise DataError(f"{archive}: refusing the member {m.filename!r} (it points outside the folder)")
+                dest = Path(tmp, "set", rel)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(m) as src, open(dest, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+            verify(name, Path(tmp, "set"))
+            if target.exists():
+                shutil.rmtree(target)
+            Path(tmp, "set").rename(target)
+    except zipfile.BadZipFile as exc:
+        raise DataError(f"{archive} is not a readable zip archive ({exc})",
+                        hint=f"delete it and download it again: {commands(name, root)}") from None
+    counts = verify(name, target)
+    log(f"{name} is ready in {target} ({', '.join(f'{k} {v}' for k, v in counts.items())})")
+    return target
+
+
+def download(name: str, root: str | Path, mirror: str | None = None, *,
+             log: Callable[[str], None] | None = None) -> Path:
+    """Fetch ``NAME.zip`` from the official server (or ``mirror``, a base URL serving it), unpack and verify."""
+    if name not in ARCHIVES:
+        raise DataError(f"no archive known for dataset {name!r}", hint=did_you_mean(name, ARCHIVES))
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    root = Path(root).expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    base = mirror or BASE_URL
+    url = (base if base.endswith("/") else base + "/") + f"{name}.zip"
+    archive = root / f"{name}.zip"
+    log(f"downloading {url}")
+    try:
+        download_url(url, str(root), archive.name, md5=None)
+    except (urllib.error.URLError, OSError, ValueError, RuntimeError) as exc:
+        archive.unlink(missing_ok=True)
+        raise DataError(f"could not download {url}: {type(exc).__name__}: {exc}",
+                        hint=f"check the network or pass --mirror; with the archive fetched elsewhere: "
+                             f"gancompose data prepare {name} --from {name}.zip --root {shlex.quote(str(root))}") from None
+    return prepare(name, root, archive, log=log)
+
+
+class Monet2PhotoParams(UnpairedFoldersParams):
+    """Parameters of the ``monet2photo`` dataset (the official CycleGAN set: 1072 Monet paintings and 6287
+    photos for training, 121 and 751 for testing)."""
+    root: str = Field("data/monet2photo", description="the unpacked set (gancompose data download monet2photo "
+                                                      "--root data puts it in data/monet2photo)")
+
+
+class Monet2Photo(UnpairedFolders):
+    """CycleGAN's monet2photo: A = Monet paintings, B = landscape photos (Flickr), unpaired."""
+    name = "monet2photo"
+
+    def __init__(self, params: Monet2PhotoParams):
+        root = Path(params.root).expanduser()
+        self.prepare_hint = f"fetch it with {commands(self.name, root.parent if root.name == self.name else root)}"
+        super().__init__(params)
+
+    @classmethod
+    def download(cls, root: Path, mirror: str | None = None) -> Path:
+        return download(cls.name, root, mirror)
+
+    @classmethod
+    def prepare(cls, root: Path, archive: Path) -> Path:
+        return prepare(cls.name, root, archive)

@@ -1,0 +1,28 @@
+"""Style family: StyleGAN and StyleGAN2 generators, the StyleGAN2 discriminator, the path-length regularizer.
+
+Blocks: ``stylegan2_generator`` (mapping network, modulated convolutions with demodulation, skip toRGBs),
+``stylegan2_discriminator`` (residual, minibatch stddev, optional label projection) and
+``stylegan_generator`` (StyleGAN 1: constant input, AdaIN, per-layer noise). Both generators mix styles in
+training, keep the mean ``w`` for truncation and expose ``truncation_psi`` / ``style_mix`` to
+``gancompose sample --truncation / --mixing``. Regularizer: ``path_length`` (StyleGAN2, lazy).
+R1 and the non-saturating loss come from the ``wasserstein`` plugin; equalized-LR layers from
+``gancompose_core.equalized``. See docs/style.md.
+"""
+from gancompose import hookimpl
+
+from gancompose_style.discriminator import StyleGAN2DiscriminatorParams, stylegan2_discriminator
+from gancompose_style.stylegan1 import StyleGANGeneratorParams, stylegan_generator
+from gancompose_style.synthesis import StyleGAN2GeneratorParams, stylegan2_generator
+from gancompose_style.terms import PathLength, PathLengthParams
+
+
+@hookimpl
+def register_blocks(register):
+    register("stylegan2_generator", stylegan2_generator, StyleGAN2GeneratorParams)
+    register("stylegan2_discriminator", stylegan2_discriminator, StyleGAN2DiscriminatorParams)
+    register("stylegan_generator", stylegan_generator, StyleGANGeneratorParams)
+
+
+@hookimpl
+def register_regularizers(register):
+    register("path_length", PathLength, PathLengthParams)
