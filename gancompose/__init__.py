@@ -14,7 +14,15 @@ hookimpl = pluggy.HookimplMarker("gancompose")
 from gancompose.errors import RecipeError, GancomposeError  # noqa: E402
 from gancompose.params import Params  # noqa: E402
 
-__all__ = ["__version__", "hookimpl", "Params", "RecipeError", "GancomposeError", "load_generator"]
+
+def register_all(register, table) -> None:
+    """Register every row of ``table`` (``(name, factory, params)`` or ``(name, factory, params, doc)``) with a
+    hook's ``register`` callable: a plugin keeps one table per kind and each hook is one line."""
+    for row in table:
+        register(*row)
+
+
+__all__ = ["__version__", "hookimpl", "Params", "RecipeError", "GancomposeError", "load_generator", "register_all"]
 
 
 def __getattr__(name: str):

@@ -223,14 +223,14 @@ def test_metrics_and_packing_are_registered():
     reg = default_registry()
     for name in ("fid", "kid", "inception_score", "precision_recall", "classifier_metrics"):
         assert reg.get("metric", name).plugin == "eval"
-    assert reg.get("block", "packed_mlp").plugin == "eval" and reg.get("layer", "pack").plugin == "eval"
+    assert reg.get("block", "packed_mlp").plugin == "pacgan" and reg.get("layer", "pack").plugin == "pacgan"
     recipe = load_recipe(ROOT / "recipes" / "dcgan_shapes.toml",
                          ["metrics=[{type='fid', every=100, feature_weights='/x/w.pth', samples=500}]"])
     assert recipe.metrics[0].feature_weights == "/x/w.pth"
 
 
 def test_pack_layer_concatenates_samples():
-    from gancompose_eval.packing import Pack
+    from gancompose_pacgan.packing import Pack
     x = torch.arange(10.0).reshape(5, 2).requires_grad_()
     out = Pack(2)(x)
     assert out.shape == (3, 4) and out[2].tolist() == [8.0, 9.0, 0.0, 1.0]  # completed with the first sample

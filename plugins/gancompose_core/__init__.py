@@ -1,6 +1,6 @@
 """gancompose's core plugin: layers, the MLP block, BCE and least-squares losses, optimizers, learning-rate
 schedules, initializers, the mode-coverage metric and the alternating training schedule. Registered by entry point like any plugin."""
-from gancompose import hookimpl
+from gancompose import hookimpl, register_all
 
 from gancompose_core.blocks import BLOCKS
 from gancompose_core.initializers import INITIALIZERS
@@ -12,46 +12,42 @@ from gancompose_core.optimizers import OPTIMIZERS
 from gancompose_core.schedules import SCHEDULES
 
 
-def _register_all(register, table) -> None:
-    for name, factory, params in table:
-        register(name, factory, params)
-
 
 @hookimpl
 def register_layers(register):
-    _register_all(register, LAYERS)
+    register_all(register, LAYERS)
 
 
 @hookimpl
 def register_blocks(register):
-    _register_all(register, BLOCKS)
+    register_all(register, BLOCKS)
 
 
 @hookimpl
 def register_losses(register):
-    _register_all(register, LOSSES)
+    register_all(register, LOSSES)
 
 
 @hookimpl
 def register_optimizers(register):
-    _register_all(register, OPTIMIZERS)
+    register_all(register, OPTIMIZERS)
 
 
 @hookimpl
 def register_lr_schedules(register):
-    _register_all(register, LR_SCHEDULES)
+    register_all(register, LR_SCHEDULES)
 
 
 @hookimpl
 def register_initializers(register):
-    _register_all(register, INITIALIZERS)
+    register_all(register, INITIALIZERS)
 
 
 @hookimpl
 def register_metrics(register):
-    _register_all(register, METRICS)
+    register_all(register, METRICS)
 
 
 @hookimpl
 def register_schedules(register):
-    _register_all(register, SCHEDULES)
+    register_all(register, SCHEDULES)

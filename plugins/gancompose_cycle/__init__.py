@@ -7,28 +7,25 @@ Blocks ``resnet_generator`` and ``patchgan_discriminator``; regularizers ``cycle
 metric. Registered through the
 ``gancompose`` entry point ``cycle`` like any third-party plugin.
 """
-from gancompose import hookimpl
+from gancompose import hookimpl, register_all
 
 
 @hookimpl
 def register_blocks(register):
     from gancompose_cycle.networks import BLOCKS
-    for name, factory, params in BLOCKS:
-        register(name, factory, params)
+    register_all(register, BLOCKS)
 
 
 @hookimpl
 def register_regularizers(register):
     from gancompose_cycle.terms import REGULARIZERS
-    for name, factory, params in REGULARIZERS:
-        register(name, factory, params)
+    register_all(register, REGULARIZERS)
 
 
 @hookimpl
 def register_schedules(register):
     from gancompose_cycle.schedule import SCHEDULES
-    for name, factory, params in SCHEDULES:
-        register(name, factory, params)
+    register_all(register, SCHEDULES)
 
 
 @hookimpl
@@ -44,5 +41,4 @@ def register_datasets(register):
 @hookimpl
 def register_metrics(register):
     from gancompose_cycle.metrics import METRICS
-    for name, factory, params in METRICS:
-        register(name, factory, params)
+    register_all(register, METRICS)

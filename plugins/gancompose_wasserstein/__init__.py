@@ -6,7 +6,7 @@ constraint, run after each critic step), ``gradient_penalty`` (WGAN-GP), ``r1`` 
 (Mescheder et al. 2018), ``drift`` (ProGAN). Registered through the ``gancompose`` entry point
 ``wasserstein`` like any third-party plugin.
 """
-from gancompose import hookimpl
+from gancompose import hookimpl, register_all
 
 from gancompose_wasserstein.losses import LOSSES
 from gancompose_wasserstein.regularizers import REGULARIZERS
@@ -14,11 +14,9 @@ from gancompose_wasserstein.regularizers import REGULARIZERS
 
 @hookimpl
 def register_losses(register):
-    for name, factory, params in LOSSES:
-        register(name, factory, params)
+    register_all(register, LOSSES)
 
 
 @hookimpl
 def register_regularizers(register):
-    for name, factory, params in REGULARIZERS:
-        register(name, factory, params)
+    register_all(register, REGULARIZERS)
