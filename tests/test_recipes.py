@@ -56,6 +56,8 @@ def test_recipe_without_its_data_names_the_fix(path, tmp_path):
     assert "Traceback" not in res.output and str(root) in res.output
     if data["type"] in ("mnist", "cifar10", "monet2photo"):
         assert f"gancompose data download {data['type']} --root" in res.output
+    if data.get("prepare"):  # the recipe's own instructions for its data
+        assert " ".join(data["prepare"].split()) in " ".join(res.output.split())
     if data["type"] == "monet2photo":
         assert f"gancompose data prepare monet2photo --from monet2photo.zip --root" in res.output
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("*.safetensors"))

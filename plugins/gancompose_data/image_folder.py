@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Optional
 
 import torch
 from pydantic import Field
@@ -30,6 +30,8 @@ class ImageFolderParams(Params):
         "center", description="how to cut an image_size square: 'center', 'random' (padded if too small), or "
                               "'none' (images must then already be image_size x image_size, or resize=true)")
     hflip: bool = Field(False, description="flip each image horizontally with probability 0.5")
+    prepare: Optional[str] = Field(None, description="how to prepare the folder (a command, or where the images "
+                                                     "come from), named in the error when it is missing or empty")
     labels: Literal["none", "subfolders"] = Field(
         "none", description="'subfolders': one class per immediate subfolder of root (sorted by name; "
                             "images directly in root are then ignored); 'none': unlabelled")
@@ -71,10 +73,11 @@ class ImageFolderDataset(Dataset):
         if params.labels == "subfolders":
             expect += ", with one subfolder per class"
         if not self.root.exists():
+            how = (f"prepare it: {params.prepare}" if params.prepare else
+                   f"prepare it with `mkdir -p {params.root}` and copy your images into it ({expect})")
             raise DataError(f"image folder {where} does not exist",
-                            hint=f"image folders are never downloaded: prepare it with `mkdir -p {params.root}` and "
-                                 f"copy your images into it ({expect}), or point the recipe at an existing folder "
-                                 f"with --set data.root=PATH")
+                            hint=f"image folders are never downloaded: {how}; or point the recipe at an existing "
+                                 f"folder with --set data.root=PATH")
         if not self.root.is_dir():
             raise DataError(f"image folder {where} is not a folder", hint=f"set data.root to {expect}")
 
@@ -96,7 +99,8 @@ class ImageFolderDataset(Dataset):
         else:
             files = _scan(self.root)
             if not files:
-                raise DataError(f"no images found under {where}", hint=f"set data.root to {expect}")
+                raise DataError(f"no images found under {where}",
+                                hint=f"prepare it: {params.prepare}" if params.prepare else f"set data.root to {expect}")
         self.files: list[Path] = files
         self.targets = torch.tensor(labels, dtype=torch.int64) if self.classes else None
         self.num_classes: int | None = len(self.classes) if self.classes else None
