@@ -243,7 +243,9 @@ def test_cycle_terms_need_the_cycle_schedule(tmp_path):
                                 "regularizers=[{type='cycle_consistency', network='generator'}]"])
     with pytest.raises(RecipeError) as err:
         build_run(recipe)
-    assert "regularizers[0].type" in str(err.value) and "cycle" in str(err.value)
+    msg = str(err.value)  # names both components and what is missing
+    assert "regularizers[0].type" in msg and "'cycle_consistency'" in msg and "'alternating'" in msg
+    assert "cycle_pair" in msg
 
 
 def test_other_pairings_compose_hinge_spectral_norm_gradient_penalty(tmp_path):

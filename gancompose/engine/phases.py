@@ -79,14 +79,17 @@ class RegularizerTerm:
         raise NotImplementedError
 
 
-def check_supported(regularizers, provides: tuple[str, ...], schedule: str) -> None:
+def check_supported(run, provides: tuple[str, ...]) -> None:
     """A RecipeError when a regularizer needs something the schedule does not provide: a term declares
-    ``requires = ("cycle_pair",)``, a schedule the capabilities it ``provides``."""
+    ``requires = ("cycle_pair",)``, a schedule the capabilities it ``provides``. The message names both
+    components and what is missing."""
     from gancompose.errors import RecipeError
-    for i, reg in enumerate(regularizers):
+    schedule = run.recipe.schedule.type
+    for i, reg in enumerate(run.regularizers):
         missing = [r for r in getattr(reg, "requires", ()) if r not in provides]
         if missing:
-            raise RecipeError(f"{type(reg).__name__} needs a schedule that provides {', '.join(missing)}; "
-                              f"the {schedule!r} schedule does not",
+            term = run.recipe.regularizers[i].type
+            raise RecipeError(f"{term!r} needs a schedule that provides {', '.join(missing)}; the {schedule!r} "
+                              f"schedule provides {', '.join(provides) or 'nothing'}",
                               key=["regularizers", i, "type"], absolute=True,
                               hint="cycle terms go with [schedule] type = 'cycle'" if "cycle_pair" in missing else None)

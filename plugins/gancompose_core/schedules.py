@@ -5,6 +5,7 @@ from pydantic import Field, PositiveInt
 
 from gancompose import Params, RecipeError
 from gancompose.engine import Phase
+from gancompose.builder.augment import monitored, observe_real
 from gancompose.engine.phases import check_supported
 from gancompose.engine.context import is_conditional
 from gancompose.errors import did_you_mean
@@ -27,8 +28,21 @@ class DiscriminatorAdversarial:
 
     def __call__(self, ctx):
         real = ctx.discriminate(ctx.real, ctx.real_or_fake_labels(fake=False))
+        observe_real(ctx.discriminator, real)  # adaptive augmentation (ADA) reads D(real); a no-op without one
         fake = ctx.discriminate(ctx.fake.detach(), ctx.real_or_fake_labels(fake=True))
         return self.loss.discriminator(real, fake)
+
+
+class AugmentMonitor:
+    """Logs an augmentation's ``monitor()`` value (ADA's p) with the phase's losses. The value has no
+    gradient: adding it to the phase's sum changes no gradient; the loop logs it as ``PHASE/augment_p``."""
+    name, weight, every = "augment_p", 1.0, 1
+
+    def __init__(self, augmentation):
+        self.augmentation = augmentation
+
+    def __call__(self, ctx):
+        return self.augmentation.monitor().detach()
 
 
 class GeneratorAdversarial:
@@ -63,7 +77,7 @@ class Alternating:
                               f"{p.generator!r} is not: fakes would have no labels", key=["discriminator"],
                               hint=f"add a condition to [networks.{p.generator}] too")
         self.roles = {"generator": p.generator, "discriminator": p.discriminator}
-        check_supported(run.regularizers, self.provides, "alternating")
+        check_supported(run, self.provides)
         g, d = p.generator, p.discriminator
         regs = {g: [], d: []}
         for i, reg in enumerate(run.regularizers):
@@ -74,8 +88,10 @@ class Alternating:
             regs[reg.network].append(reg)
         terms = {n: tuple(r for r in rs if not hasattr(r, "after_step")) for n, rs in regs.items()}
         constraints = {n: tuple(r for r in rs if hasattr(r, "after_step")) for n, rs in regs.items()}
+        aug = monitored(run.networks[d])
+        monitor = (AugmentMonitor(aug),) if aug is not None else ()
         self._phases = [
-            Phase("discriminator", (DiscriminatorAdversarial(run.loss), *terms[d]), optimizers=(d,),
+            Phase("discriminator", (DiscriminatorAdversarial(run.loss), *terms[d], *monitor), optimizers=(d,),
                   frozen=() if p.reuse_fake else (g,), repeat=p.n_critic, constraints=constraints[d]),
             Phase("generator", (GeneratorAdversarial(run.loss), *terms[g]), optimizers=(g,),
                   frozen=(d,), reuse=("latent", "fake_labels", "fake") if p.reuse_fake else (), constraints=constraints[g]),
