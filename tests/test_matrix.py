@@ -93,3 +93,24 @@ def test_other_terms_train_or_are_refused_clearly(family, reg, tmp_path):
         _train_two_steps(raw)
     except RecipeError as exc:
         assert str(exc).strip()
+
+
+def test_lazy_phases_run_lazy_regularizers_as_their_own_optimizer_steps(tmp_path):
+    raw = _raw("stylegan2", tmp_path)
+    raw["schedule"]["lazy_phases"] = True
+    run = build_run(validate_recipe(raw))
+    phases = {ph.name: ph for ph in run.schedule.phases(0)}
+    assert list(phases) == ["discriminator", "discriminator_reg", "generator", "generator_reg"]
+    assert [t.name for t in phases["discriminator_reg"].terms] == ["r1"]
+    assert all(t.every > 1 for ph in ("discriminator_reg", "generator_reg") for t in phases[ph].terms)
+    assert not any(t.every > 1 for ph in ("discriminator", "generator") for t in phases[ph].terms)
+    # on a step where no lazy term fires, the extra optimizer steps do not happen
+    steps = {"d": 0}
+    opt = run.optimizers["discriminator"]
+    opt.register_step_post_hook(lambda *a: steps.__setitem__("d", steps["d"] + 1))
+    logs, grads = StepLogs(), _GradSwitch(run.networks)
+    run_step(run, 1, logs, grads)
+    assert steps["d"] == 1
+    run_step(run, 16, logs, grads)  # R1 fires every 16: a second discriminator step
+    assert steps["d"] == 3
+    assert "discriminator_reg/r1" in logs.means()

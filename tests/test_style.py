@@ -242,8 +242,8 @@ def test_lazy_intervals_and_adam_correction(tmp_path):
     result = run_recipe(recipe, progress=False)
     lines = [json.loads(x) for x in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
     lines = [x for x in lines if "img_per_s" in x]
-    r1_steps = [x["step"] for x in lines if "discriminator/r1" in x]
-    pl_steps = [x["step"] for x in lines if "generator/path_length" in x]
+    r1_steps = [x["step"] for x in lines if "discriminator_reg/r1" in x]  # their own phases: lazy_phases
+    pl_steps = [x["step"] for x in lines if "generator_reg/path_length" in x]
     assert r1_steps == [1, 17] and pl_steps == [1, 5, 9, 13, 17]  # steps 0 and 16; 0, 4, 8, 12, 16 (1-based logs)
     opt_d, opt_g = result.run.optimizers["discriminator"], result.run.optimizers["generator"]
     g_d, g_g = opt_d.param_groups[0], opt_g.param_groups[0]

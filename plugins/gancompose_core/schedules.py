@@ -17,6 +17,10 @@ class AlternatingParams(Params):
     n_critic: PositiveInt = Field(1, description="discriminator updates per generator update")
     reuse_fake: bool = Field(False, description="the generator phase reuses the last discriminator phase's "
                                                 "fake batch instead of sampling new latents (pytorch/examples DCGAN)")
+    lazy_phases: bool = Field(False, description="run the lazy regularizers (every > 1) as their own optimizer "
+                                                 "steps after the main ones, on the same real batch, as "
+                                                 "StyleGAN2's official Dreg/Greg phases (pair with the "
+                                                 "optimizers' lazy_interval); off: added to the main steps")
 
 
 class DiscriminatorAdversarial:
@@ -90,12 +94,17 @@ class Alternating:
         constraints = {n: tuple(r for r in rs if hasattr(r, "after_step")) for n, rs in regs.items()}
         aug = monitored(run.networks[d])
         monitor = (AugmentMonitor(aug),) if aug is not None else ()
+        lazy = {n: tuple(t for t in ts if p.lazy_phases and t.every > 1) for n, ts in terms.items()}
+        terms = {n: tuple(t for t in ts if t not in lazy[n]) for n, ts in terms.items()}
         self._phases = [
             Phase("discriminator", (DiscriminatorAdversarial(run.loss), *terms[d], *monitor), optimizers=(d,),
                   frozen=() if p.reuse_fake else (g,), repeat=p.n_critic, constraints=constraints[d]),
+            Phase("discriminator_reg", lazy[d], optimizers=(d,), frozen=(g,), reuse=("batch",)),
             Phase("generator", (GeneratorAdversarial(run.loss), *terms[g]), optimizers=(g,),
                   frozen=(d,), reuse=("latent", "fake_labels", "fake") if p.reuse_fake else (), constraints=constraints[g]),
+            Phase("generator_reg", lazy[g], optimizers=(g,), frozen=(d,), reuse=("batch",)),
         ]
+        self._phases = [ph for ph in self._phases if ph.terms]  # the lazy phases exist only with lazy terms
         # a network with trainable = false has no optimizer: the phase training it is left out
         self._phases = [ph for ph in self._phases if all(o in run.optimizers for o in ph.optimizers)]
         if not self._phases:
