@@ -63,18 +63,34 @@ def check_format(metadata: dict[str, str], path: Path, kinds: tuple[str, ...] = 
 
 
 # ------------------------------------------------------------------------------- writing
+class CheckpointWriteError(CheckpointError, OSError):
+    """A checkpoint could not be written (disk full, permissions): a user-facing error that is still an OSError."""
+
+
 def atomic_save(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str]) -> Path:
+    """Write a safetensors file atomically: a file that existed at ``path`` stays whole whatever happens
+    (disk full, permissions, a second Ctrl-C); an OSError becomes a CheckpointError naming the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
         save_file(tensors, tmp, metadata=metadata)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            try:
+                Path(tmp).unlink(missing_ok=True)
+            except OSError:
+                pass
+        if isinstance(exc, OSError):
+            raise CheckpointWriteError(f"cannot write the checkpoint {path}: {exc.strerror or exc}"
+                                  + (" (the previous file there is unchanged)" if path.exists() else ""),
+                                  hint="free disk space or fix the folder's permissions, then resume from the "
+                                       "last checkpoint") from exc
         raise
     return path
 
@@ -138,6 +154,20 @@ def save_checkpoint(run, path: str | Path) -> Path:
 
 
 # ------------------------------------------------------------------------------- reading
+def _refuse_pickle(path: Path) -> None:
+    """One clear error for a pickle or ``torch.save`` file (never unpickled: loading runs code)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if head == b"PK\x03\x04" or (len(head) >= 3 and head[0] == 0x80 and 2 <= head[1] <= 5 and head[2] != 0):
+        raise CheckpointError(f"{path} is a pickle / torch.save file, not a gancompose checkpoint (safetensors); "
+                              "gancompose does not unpickle files, which can run code",
+                              hint="official weights convert with `gancompose import`; checkpoints of "
+                                   "`gancompose run` end in .safetensors")
+
+
 class Checkpoint:
     """A checkpoint file opened lazily: metadata at once, tensors on demand."""
 
@@ -153,6 +183,7 @@ class Checkpoint:
                 self.metadata = f.metadata() or {}
                 self.keys = list(f.keys())
         except Exception as exc:
+            _refuse_pickle(self.path)  # a better message when it is a pickle / torch.save file
             raise CheckpointError(f"{self.path} is truncated or corrupted (not a readable safetensors file: "
                                   f"{exc})") from None
         self.kind = check_format(self.metadata, self.path, self.kinds)

@@ -106,19 +106,29 @@ def explain(recipe, overrides):
 @click.option("--resume", type=click.Path(dir_okay=False), help="Continue a run from its checkpoint.")
 @click.option("--output-dir", help="Where run folders go (overrides train.output_dir).")
 @click.option("--quiet", is_flag=True, help="Plain log lines instead of a progress bar.")
-def run(recipe, overrides, max_steps, device, seed, resume, output_dir, quiet):
+@click.option("--tensorboard", is_flag=True, help="Also log to TensorBoard (RUN/tensorboard; sets train.tensorboard).")
+def run(recipe, overrides, max_steps, device, seed, resume, output_dir, quiet, tensorboard):
     """Train a recipe. Writes a run folder with the recipe, metrics.jsonl, samples and checkpoints."""
     from gancompose.runner import run_recipe
     extra = [f"train.device={json.dumps(device)}"] if device else []
     extra += [f"train.seed={seed}"] if seed is not None else []
     extra += [f"train.output_dir={json.dumps(output_dir)}"] if output_dir else []
+    extra += ["train.tensorboard=true"] if tensorboard else []
     r = _load(recipe, (*overrides, *extra))
-    result = run_recipe(r, resume=resume, max_steps=max_steps, quiet=quiet or not sys.stderr.isatty(),
-                        console=err_console)
+    try:
+        result = run_recipe(r, resume=resume, max_steps=max_steps, quiet=quiet or not sys.stderr.isatty(),
+                            console=err_console)
+    except KeyboardInterrupt:  # a second Ctrl-C / SIGTERM: stop at once (checkpoint writes are atomic)
+        err_console.print("stopped at once; the last checkpoint written is whole", soft_wrap=True)
+        sys.exit(130)
     status = "stopped early" if result.stopped_early else "done"
     err_console.print(f"{status} at step {result.run.state.step}: {result.run_dir}", soft_wrap=True)
     if result.last_checkpoint:
-        err_console.print(f"checkpoint: {result.run_dir / 'checkpoints' / 'last.safetensors'}", soft_wrap=True)
+        last = result.run_dir / 'checkpoints' / 'last.safetensors'
+        err_console.print(f"checkpoint: {last}", soft_wrap=True)
+        if result.stopped_early:
+            from gancompose.runner import resume_command
+            err_console.print(f"resume with: {escape(resume_command(result.run_dir, last))}", soft_wrap=True)
 
 
 @cli.command()

@@ -103,6 +103,21 @@ def register_conditioners(register):
 
 
 @hookspec
+def register_augmentations(register):
+    """Register augmentations: differentiable transforms of every image a network sees while training
+    (``[networks.discriminator] augment = {type = "diffaugment", policy = "color,translation"}``).
+
+    ``factory(params, in_shape) -> torch.nn.Module`` called as ``module(x) -> x`` on a batch, with
+    gradients flowing through it. The builder applies it to the network's input in training mode only
+    (real and fake batches, in every phase and regularizer), keeping the network's tensor names; the
+    module's own buffers are checkpointed as ``networks.NAME.augment.<buffer>``. Optional methods:
+    ``observe(real_out)`` (the schedule passes the discriminator's detached outputs on real batches, for
+    adaptive augmentation), ``status() -> dict`` (shown by the progress display) and ``monitor() -> Tensor``
+    (a scalar logged with the discriminator phase's losses, e.g. ADA's probability p).
+    """
+
+
+@hookspec
 def register_datasets(register):
     """Register datasets (``[data] type = "shapes"``).
 

@@ -27,6 +27,7 @@ HOOK_KINDS: dict[str, str] = {
     "register_lr_schedules": "lr_schedule",
     "register_initializers": "initializer",
     "register_conditioners": "conditioner",
+    "register_augmentations": "augmentation",
     "register_datasets": "dataset",
     "register_metrics": "metric",
     "register_schedules": "schedule",

@@ -12,11 +12,13 @@ def new_run_dir(output_dir: str | Path, name: str) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = base / stamp
     n = 1
-    while path.exists():
-        n += 1
-        path = base / f"{stamp}-{n}"
-    path.mkdir(parents=True)
-    return path
+    while True:  # a folder that exists (another run started the same second) is never reused
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            n += 1
+            path = base / f"{stamp}-{n}"
 
 
 def run_dir_of_checkpoint(ckpt_path: str | Path) -> Path | None:

@@ -11,7 +11,9 @@ from rich.console import Console
 from gancompose.builder import Run, build_run, resolve_device
 from gancompose.builder.run import build_networks, ema_copy
 from gancompose.callbacks import Checkpointer, Evaluation, MetricsLog, Progress, QuietLog, SampleGrid
+from gancompose.callbacks.nan_guard import NaNGuard, NonFiniteError
 from gancompose.callbacks.stages import StageGrid
+from gancompose.callbacks.tensorboard import TensorBoard, summary_writer_class
 from gancompose.checkpoint import Checkpoint, load_networks, restore_run
 from gancompose.engine import train
 from gancompose.errors import CheckpointError, GancomposeError
@@ -30,29 +32,36 @@ class RunResult:
 
 
 class _StopOnInterrupt:
-    """First Ctrl-C: finish the current step, checkpoint, stop. Second Ctrl-C: stop at once."""
+    """First Ctrl-C or SIGTERM: finish the current step, checkpoint, stop. A second one: stop at once
+    (KeyboardInterrupt; checkpoint writes are atomic, so the last checkpoint stays whole)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
         self.requested = False
+        self._old: dict = {}
 
     def __enter__(self):
-        self._old = signal.getsignal(signal.SIGINT)
-        try:
-            signal.signal(signal.SIGINT, self._handle)
-        except ValueError:  # not in the main thread
-            self._old = None
+        for sig in self.SIGNALS:
+            try:
+                old = signal.getsignal(sig)
+                signal.signal(sig, self._handle)
+                self._old[sig] = old
+            except ValueError:  # not in the main thread
+                pass
         return self
 
     def _handle(self, signum, frame):
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        Console(stderr=True).print("[yellow]interrupted: finishing this step and writing a checkpoint "
+        what = "SIGTERM" if signum == signal.SIGTERM else "interrupted"
+        Console(stderr=True).print(f"[yellow]{what}: finishing this step and writing a checkpoint "
                                    "(Ctrl-C again to stop at once)[/]")
 
     def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
 
 
 class _StopCheck:
@@ -70,6 +79,8 @@ class _StopCheck:
 def run_recipe(recipe, *, resume: str | Path | None = None, max_steps: int | None = None, quiet: bool = False,
                device: str | None = None, progress: bool = True, console: Console | None = None) -> RunResult:
     """Train ``recipe`` (resuming from a checkpoint if given) and return where it wrote its files."""
+    # an optional extra that is missing fails now, before anything is built or written
+    writer_class = summary_writer_class(recipe._source) if recipe.train.tensorboard else None
     ckpt = Checkpoint(resume) if resume is not None else None
     run = build_run(recipe, device=resolve_device(device) if device else None, init_weights=ckpt is None)
     if run.init_reports:
@@ -86,18 +97,41 @@ def run_recipe(recipe, *, resume: str | Path | None = None, max_steps: int | Non
     until = run.total_steps if max_steps is None else min(run.total_steps, max_steps)
     metrics = MetricsLog(run_dir / "metrics.jsonl", t.log_every)
     checkpoints = Checkpointer(run_dir / "checkpoints", t.checkpoint_every, t.keep_checkpoints)
-    callbacks: list = [metrics, SampleGrid(run_dir / "samples", t.sample_every, t.samples, t.seed),
+    # first: reads the non-finite flag before the metrics log resets it and before any checkpoint is written
+    guard = NaNGuard(t.log_every, t.checkpoint_every, until, console=console,
+                     last_good=lambda: checkpoints.last or (ckpt.path if ckpt is not None else None),
+                     on_rollback=[metrics.on_train_start])
+    samples = SampleGrid(run_dir / "samples", t.sample_every, t.samples, t.seed)
+    callbacks: list = [guard, metrics, samples,
                        StageGrid(run_dir / "samples", t.samples, t.seed)]  # a grid per stage (progressive growing)
+    evaluation = None
     if recipe.metrics:
-        callbacks.append(Evaluation(run_dir / "metrics.jsonl", [
-            (spec.type, spec.every, run.registry.get("metric", spec.type).factory(spec)) for spec in recipe.metrics]))
+        evaluation = Evaluation(run_dir / "metrics.jsonl", [
+            (spec.type, spec.every, run.registry.get("metric", spec.type).factory(spec)) for spec in recipe.metrics])
+        callbacks.append(evaluation)
+    if t.tensorboard:  # after the callbacks whose losses, metrics and grids it forwards
+        callbacks.append(TensorBoard(run_dir / "tensorboard", metrics, samples, evaluation, writer_class))
     callbacks.append(checkpoints)
     if progress:
         callbacks.append((QuietLog if quiet else Progress)(metrics, until, console))
     with _StopOnInterrupt() as flag:
         callbacks.append(_StopCheck(flag))
         train(run, until=until, callbacks=callbacks)
+    if run.fault is not None:
+        last = checkpoints.last or (ckpt.path if ckpt is not None else None)
+        raise NonFiniteError(
+            f"{run.fault.describe()}; stopped (train.on_nan = {t.on_nan!r}). "
+            + (f"The last good checkpoint is {last}: {resume_command(run_dir, last)}" if last else
+               "No checkpoint was written before it."),
+            hint="lower the learning rate, or set train.on_nan = 'rollback' or 'skip'")
     return RunResult(run, run_dir, checkpoints.last, run.state.step < until)
+
+
+def resume_command(run_dir: Path, checkpoint: str | Path) -> str:
+    """The command that continues a run from ``checkpoint`` (with the run's resolved recipe)."""
+    import shlex
+    return (f"gancompose run {shlex.quote(str(Path(run_dir) / 'recipe.toml'))} "
+            f"--resume {shlex.quote(str(checkpoint))}")
 
 
 def _check_same_networks(recipe, ckpt: Checkpoint) -> None:

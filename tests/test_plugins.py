@@ -164,6 +164,10 @@ class EveryHook:
         register("test_conditioner", _factory("conditioner"), HookParams)
 
     @hookimpl
+    def register_augmentations(self, register):
+        register("test_augmentation", _factory("augmentation"), HookParams)
+
+    @hookimpl
     def register_datasets(self, register):
         register("test_dataset", _factory("dataset"), HookParams)
 
@@ -183,7 +187,7 @@ def _hookspec_names() -> set[str]:
 
 def test_every_hookspec_has_a_kind_and_the_test_plugin_covers_them():
     specs = _hookspec_names()
-    assert len(specs) == 11
+    assert len(specs) == 12
     assert set(HOOK_KINDS) == specs
     assert set(KINDS) == set(HOOK_KINDS.values())
     implemented = {name for name, _ in inspect.getmembers(EveryHook, inspect.isfunction)

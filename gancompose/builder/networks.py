@@ -6,12 +6,15 @@ checked the same way.
 """
 from __future__ import annotations
 
+import itertools
+import os
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from gancompose.errors import RecipeError
+from gancompose.builder.augment import attach_augmentation
+from gancompose.errors import GancomposeError, RecipeError
 from gancompose.registry import Registry
 
 Shape = tuple[int, ...]
@@ -48,6 +51,59 @@ def dry_forward(module: nn.Module, in_shape: Shape) -> torch.Tensor:
             return module(x, torch.zeros(2, dtype=torch.long)) if getattr(module, "conditional", False) else module(x)
     finally:
         module.train(was_training)
+
+
+#: a layer or block whose weights and buffers would need more bytes than this is refused before it is built
+MAX_NETWORK_BYTES = int(os.environ.get("GANCOMPOSE_MAX_NETWORK_BYTES", 32 * 2**30))
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n} B"
+
+
+def estimate_bytes(make) -> int | None:
+    """Bytes of the parameters and buffers of the module ``make()`` returns, built on the meta device
+    (nothing allocated, the RNG left as it was); None when the factory cannot build on the meta device."""
+    rng = torch.get_rng_state()
+    try:
+        with torch.device("meta"):
+            module = make()
+        return sum(t.numel() * t.element_size() for t in itertools.chain(module.parameters(), module.buffers()))
+    except Exception:
+        return None
+    finally:
+        torch.set_rng_state(rng)
+
+
+def refuse_huge(make, what: str, key: list, so_far: int = 0) -> int:
+    """Raise a RecipeError at ``key`` if what ``make()`` builds would need more than MAX_NETWORK_BYTES
+    (with ``so_far`` bytes of earlier layers); else return its estimated bytes (0 if unknown)."""
+    n = estimate_bytes(make) or 0
+    if so_far + n > MAX_NETWORK_BYTES:
+        part = f" ({_human(n)} for this part)" if so_far else ""
+        raise RecipeError(f"{what} would need {_human(so_far + n)} of weights{part}, more "
+                          f"than the limit of {_human(MAX_NETWORK_BYTES)}; nothing was allocated", key=key,
+                          hint="check the sizes (widths, channels, image size); the limit is the environment "
+                               "variable GANCOMPOSE_MAX_NETWORK_BYTES")
+    return n
+
+
+def call_factory(comp, key: list, *args):
+    """``comp.factory(*args)``: a RecipeError is placed at ``key``; any other exception names the plugin."""
+    try:
+        return comp.factory(*args)
+    except RecipeError as exc:
+        raise exc.under(key) from None
+    except GancomposeError:
+        raise
+    except Exception as exc:
+        raise RecipeError(f"{comp.kind} {comp.name!r} (plugin {comp.plugin!r}) failed while building: "
+                          f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
+                          key=key) from exc
 
 
 def _shape_error(what: str, in_shape: Shape, exc: Exception, key: list) -> RecipeError:
@@ -93,19 +149,24 @@ def build_network(name: str, spec, in_shape: Shape, registry: Registry,
             raise _shape_error(f"conditional network ({spec.condition.type})", outer_shape, exc,
                                [*key, "condition"]) from None
         report = NetworkReport(name, outer_shape, tuple(out.shape[1:]), count_params(net), report.rows)
+    if getattr(spec, "augment", None) is not None:  # after the dry forward passes: applied in training mode only
+        akey = [*key, "augment"]
+        try:
+            aug = registry.get("augmentation", spec.augment.type).factory(spec.augment, tuple(report.in_shape))
+        except RecipeError as exc:
+            raise exc.under(akey) from None
+        attach_augmentation(net, aug)
     return net, report
 
 
 def _build_plain(name: str, spec, in_shape: Shape, registry: Registry, key: list) -> tuple[nn.Module, NetworkReport]:
     if spec.type == "sequential":
-        layers, rows, shape = [], [], tuple(in_shape)
+        layers, rows, shape, nbytes = [], [], tuple(in_shape), 0
         for i, lspec in enumerate(spec.layers):
             lkey = [*key, "layers", i]
             comp = registry.get("layer", lspec.type)
-            try:
-                layer = comp.factory(lspec, shape)
-            except RecipeError as exc:
-                raise exc.under(lkey) from None
+            nbytes += refuse_huge(lambda: comp.factory(lspec, shape), f"network {name!r}", lkey, nbytes)
+            layer = call_factory(comp, lkey, lspec, shape)
             try:
                 out = dry_forward(layer, shape)
             except Exception as exc:
@@ -117,10 +178,8 @@ def _build_plain(name: str, spec, in_shape: Shape, registry: Registry, key: list
         report = NetworkReport(name, tuple(in_shape), shape, count_params(net), rows)
     else:
         comp = registry.get("block", spec.type)
-        try:
-            net = comp.factory(spec, tuple(in_shape))
-        except RecipeError as exc:
-            raise exc.under(key) from None
+        refuse_huge(lambda: comp.factory(spec, tuple(in_shape)), f"network {name!r} ({spec.type})", key)
+        net = call_factory(comp, key, spec, tuple(in_shape))
         report = _report_block(name, net, tuple(in_shape), spec.type, key)
     return net, report
 

@@ -8,7 +8,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from gancompose.builder.networks import NetworkReport, build_network
+from gancompose.builder.networks import NetworkReport, build_network, call_factory
 from gancompose.data import BatchStream
 from gancompose.errors import RecipeError
 from gancompose.portable.freeze import apply_trainable, trainable_parameters
@@ -40,6 +40,10 @@ class Run:
     stream: BatchStream | None = None
     state: TrainState = field(default_factory=TrainState)
     stop_requested: bool = False
+    #: optimizer steps dropped for a non-finite loss or gradient (``train.on_nan = "skip"``)
+    skipped_steps: int = 0
+    #: set when a non-finite loss stopped the run (``train.on_nan``): what, where; no checkpoint is written then
+    fault: Any = None
     #: what each network's ``init_from`` loaded (gancompose.portable.init_from.LoadReport), by network name
     init_reports: dict[str, Any] = field(default_factory=dict)
     #: the batch size a schedule set for this step (``run.batch_size``); None: ``train.batch_size``
@@ -186,10 +190,7 @@ def build_networks(recipe, registry: Registry, dataset) -> tuple[nn.ModuleDict, 
 
 def _build(kind: str, spec, registry: Registry, key: list, *args):
     comp = registry.get(kind, spec.type)
-    try:
-        return comp.factory(spec, *args)
-    except RecipeError as exc:
-        raise exc.under(key) from None
+    return call_factory(comp, key, spec, *args)  # an exception other than a RecipeError names the plugin
 
 
 def build_dataset(recipe, registry: Registry):

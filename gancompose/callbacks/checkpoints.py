@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from gancompose.checkpoint import save_checkpoint
+from gancompose.errors import CheckpointError
 
 
 class Checkpointer:
@@ -20,12 +21,17 @@ class Checkpointer:
         path = save_checkpoint(run, self.folder / f"step_{run.state.step:07d}.safetensors")
         last = self.folder / "last.safetensors"
         tmp = self.folder / ".last.safetensors.tmp"
-        tmp.unlink(missing_ok=True)
         try:
-            os.link(path, tmp)
-        except OSError:
-            shutil.copyfile(path, tmp)
-        os.replace(tmp, last)  # atomic: last.safetensors is always a whole checkpoint
+            tmp.unlink(missing_ok=True)
+            try:
+                os.link(path, tmp)
+            except OSError:
+                shutil.copyfile(path, tmp)
+            os.replace(tmp, last)  # atomic: last.safetensors is always a whole checkpoint
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise CheckpointError(f"cannot update {last}: {exc.strerror or exc} (it still holds the previous "
+                                  f"checkpoint; {path} is whole)") from exc
         steps = sorted(self.folder.glob("step_*.safetensors"))
         for old in steps[:-self.keep]:
             old.unlink(missing_ok=True)
@@ -33,9 +39,13 @@ class Checkpointer:
         return path
 
     def on_step_end(self, run, logs) -> None:
+        if getattr(run, "fault", None) is not None:  # never write a checkpoint holding non-finite values
+            return
         if self.every and run.state.step % self.every == 0:
             self.save(run)
 
     def on_train_end(self, run) -> None:
+        if getattr(run, "fault", None) is not None:
+            return
         if not (self.last and self.last.name == f"step_{run.state.step:07d}.safetensors"):
             self.save(run)

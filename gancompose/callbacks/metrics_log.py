@@ -26,7 +26,7 @@ class MetricsLog:
 
     def on_step_end(self, run, logs) -> None:
         step = run.state.step
-        if step % self.every and step != run.total_steps:
+        if (step % self.every and step != run.total_steps) or step == self._step:  # (nothing new after a rollback)
             return
         now = time.perf_counter()
         losses = logs.means()  # one host sync per interval
@@ -35,6 +35,8 @@ class MetricsLog:
         record = {"step": step, "images_seen": run.state.images_seen,
                   "sec_per_step": dt / max(step - self._step, 1),
                   "img_per_s": (run.state.images_seen - self._images) / dt, **losses}
+        if getattr(run, "skipped_steps", 0):  # train.on_nan = "skip": optimizer steps dropped so far
+            record["skipped_steps"] = run.skipped_steps
         self._t, self._step, self._images = now, step, run.state.images_seen
         self.latest = record
         with self.path.open("a") as fh:

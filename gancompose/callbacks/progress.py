@@ -4,6 +4,8 @@ from __future__ import annotations
 import rich.progress as rp
 from rich.console import Console
 
+from gancompose.builder.augment import augmentation_status
+
 
 def _losses(record: dict) -> str:
     return "  ".join(f"{k.replace('/adversarial', '')} {v:.3f}" for k, v in record.items()
@@ -14,7 +16,8 @@ def _status(run) -> str:
     """What the schedule says about where it is (``schedule.status(run) -> dict``), e.g. ProGAN's stage,
     resolution and alpha; empty for schedules without it."""
     status = getattr(run.schedule, "status", None)
-    return "  ".join(f"{k} {v}" for k, v in status(run).items()) if status is not None else ""
+    items = {**(status(run) if status is not None else {}), **augmentation_status(run.networks)}  # e.g. ADA's p
+    return "  ".join(f"{k} {v}" for k, v in items.items())
 
 
 class Progress:

@@ -25,12 +25,19 @@ def call(net: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor | None) -> 
 
 
 class StepContext:
-    def __init__(self, run, step: int, shared: dict[str, Any], reuse: tuple[str, ...] = ()):
+    def __init__(self, run, step: int, shared: dict[str, Any], reuse: tuple[str, ...] = (), log=None):
         self.run = run
         self.step = step
         self._shared = shared  # tensors cached across the phases of one step
         self._reuse = reuse
         self._cache: dict[str, Any] = {}
+        self._log = log
+
+    def log(self, name: str, value: torch.Tensor) -> None:
+        """Log a value with the phase's losses (``PHASE/name`` in metrics.jsonl) without adding it to the loss:
+        e.g. ADA's probability p. Kept on the device; read at the log interval like the losses."""
+        if self._log is not None:
+            self._log(name, value.detach())
 
     # ----------------------------------------------------------------------------- networks
     def net(self, role: str) -> torch.nn.Module:

@@ -31,6 +31,29 @@ class StepLogs:
     def __init__(self) -> None:
         self._sums: dict[str, torch.Tensor] = {}
         self._counts: dict[str, int] = defaultdict(int)
+        self._first_bad: torch.Tensor | None = None  # on the device: the first step with a non-finite loss, or -1
+
+    def watch(self, step: int, total: torch.Tensor) -> None:
+        """Note (on the device, no host sync) whether this step's total loss is finite."""
+        bad = ~torch.isfinite(total.detach())
+        if self._first_bad is None:
+            self._first_bad = torch.full((), -1, dtype=torch.long, device=total.device)
+        self._first_bad.masked_fill_(bad & (self._first_bad < 0), step)
+
+    def fault(self) -> tuple[int, dict[str, float]] | None:
+        """``(first step with a non-finite loss, {loss key: its non-finite sum})`` or None; one host sync.
+        Read before :meth:`reset` (the guard runs before the metrics log)."""
+        if self._first_bad is None:
+            return None
+        step = int(self._first_bad)
+        if step < 0:
+            return None
+        keys = list(self._sums)
+        sums = torch.stack([self._sums[k].float() for k in keys]).tolist() if keys else []
+        return step, {k: v for k, v in zip(keys, sums) if v != v or v in (float("inf"), float("-inf"))}
+
+    def clear_fault(self) -> None:
+        self._first_bad = None
 
     def add(self, key: str, value: torch.Tensor) -> None:
         value = value.detach()
@@ -82,16 +105,26 @@ def run_step(run, step: int, logs: StepLogs, grads: _GradSwitch) -> None:
             continue
         grads.set(phase.frozen)
         optimizers = [run.optimizers[name] for name in phase.optimizers]
+        skip_nonfinite = run.recipe.train.on_nan == "skip"
         for _ in range(phase.repeat):
-            ctx = StepContext(run, step, shared, phase.reuse)
-            total = None
+            total, values = None, []
+            ctx = StepContext(run, step, shared, phase.reuse,
+                              log=lambda name, v, p=phase.name, out=values: out.append((f"{p}/{name}", v)))
             for term in terms:
                 value = term(ctx) * (term.weight * term.every)
-                logs.add(f"{phase.name}/{term.name}", value)
+                values.append((f"{phase.name}/{term.name}", value))
                 total = value if total is None else total + value
             for opt in optimizers:
                 opt.zero_grad(set_to_none=True)
             total.backward()
+            if skip_nonfinite and not _all_finite(total, optimizers):  # one host sync per step, 'skip' only
+                for opt in optimizers:
+                    opt.zero_grad(set_to_none=True)
+                run.skipped_steps += 1
+                continue
+            for key, value in values:
+                logs.add(key, value)
+            logs.watch(step, total)
             for opt in optimizers:
                 opt.step()
             for constraint in phase.constraints:
@@ -99,6 +132,17 @@ def run_step(run, step: int, logs: StepLogs, grads: _GradSwitch) -> None:
                     constraint.after_step(ctx)
     grads.set(())
     run.update_ema(step)
+
+
+def _all_finite(total: torch.Tensor, optimizers) -> bool:
+    """Whether the loss and every gradient the optimizers would apply are finite (max-abs per tensor:
+    one fused kernel for all gradients, no overflow for large finite ones)."""
+    grads = [p.grad for opt in optimizers for group in opt.param_groups for p in group["params"]
+             if p.grad is not None]
+    ok = torch.isfinite(total.detach())
+    if grads:
+        ok = ok & torch.isfinite(torch.stack(torch._foreach_norm(grads, float("inf")))).all()
+    return bool(ok)
 
 
 def train(run, *, until: int | None = None, callbacks: Iterable[Callback] = ()) -> None:

@@ -6,6 +6,29 @@ from gancompose.errors import RecipeError, did_you_mean
 NETWORK_INPUTS = ("latent", "data")
 
 
+def missing_packages(requires) -> list[str]:
+    """The distributions named in a recipe's ``requires`` that are not installed (ignoring malformed entries,
+    which the schema reports)."""
+    import importlib.metadata
+    missing = []
+    for name in requires if isinstance(requires, list) else []:
+        if not isinstance(name, str) or not name:
+            continue
+        try:
+            importlib.metadata.distribution(name)
+        except (importlib.metadata.PackageNotFoundError, ValueError):
+            missing.append(name)
+    return missing
+
+
+def requires_note(missing: list[str]) -> str:
+    """``this recipe requires X (pip install X), which is not installed``, for an unknown-component error."""
+    if len(missing) == 1:
+        return f"this recipe requires {missing[0]} (pip install {missing[0]}), which is not installed"
+    return (f"this recipe requires {', '.join(missing)} (pip install {' '.join(missing)}), which are not "
+            "installed")
+
+
 def check_references(recipe, *, file: str | None = None) -> None:
     problems: list[RecipeError] = []
     nets = list(recipe.networks)

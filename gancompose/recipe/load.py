@@ -68,7 +68,11 @@ def load_raw(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     if not parent_path.exists():
         raise RecipeError(f"extended recipe {parent!r} not found (looked at {parent_path})", file=str(path),
                           key="extends")
-    return deep_merge(load_raw(parent_path, (*_chain, resolved)), raw)
+    base = load_raw(parent_path, (*_chain, resolved))
+    merged = deep_merge(base, raw)
+    if isinstance(base.get("requires"), list) and isinstance(raw.get("requires"), list):  # both: the union
+        merged["requires"] = base["requires"] + [r for r in raw["requires"] if r not in base["requires"]]
+    return merged
 
 
 #: the tables whose entries may copy a sibling with ``like = "NAME"``
@@ -240,6 +244,7 @@ def _describe(loc: Sequence[Any], root: type[BaseModel], raw: Any):
 def errors_from_validation(exc: ValidationError, model: type[BaseModel], raw: dict[str, Any],
                            registry: Registry) -> list[RecipeError]:
     problems = []
+    missing: list[str] | None = None  # packages the recipe ``requires`` that are not installed, looked up once
     for err in exc.errors():
         loc = err["loc"]
         path, _, kindtag = _describe(loc, model, raw)
@@ -249,7 +254,14 @@ def errors_from_validation(exc: ValidationError, model: type[BaseModel], raw: di
             kind = kindtag.kind if kindtag else "component"
             tag = err.get("ctx", {}).get("tag")
             names = registry.names(kind) + (["sequential"] if kind == "block" else [])
-            problems.append(RecipeError(f"unknown {kind} {tag!r}", key=[*path, "type"],
+            if missing is None:
+                from gancompose.recipe.checks import missing_packages
+                missing = missing_packages(raw.get("requires"))
+            note = ""
+            if missing:
+                from gancompose.recipe.checks import requires_note
+                note = f": {requires_note(missing)}"
+            problems.append(RecipeError(f"unknown {kind} {tag!r}{note}", key=[*path, "type"],
                                         hint=did_you_mean(str(tag), names)))
         elif etype == "union_tag_not_found":
             kind = kindtag.kind if kindtag else "component"

@@ -10,13 +10,16 @@ import weakref
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, create_model
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, StringConstraints, create_model
 
 from gancompose.recipe.sections import LatentSpec, Section, TrainSpec
 from gancompose.portable.spec import network_fields as portable_network_fields
 from gancompose.registry import Registry
 
 Recipe = BaseModel  # the concrete class is built per registry by recipe_model()
+
+#: a distribution name as pip takes it (``gancompose-relativistic``), without a version
+PackageName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")]
 
 
 @dataclass(frozen=True)
@@ -54,10 +57,13 @@ def recipe_model(registry: Registry) -> type[BaseModel]:
                                                                        "(read from the data when omitted)")),
     })
 
+    augmentation = component_union(registry, "augmentation")
     network_fields = {
         "input": (str, Field(description="what the network consumes: 'latent' or 'data'")),
         "init": (Optional[initializer], Field(None, description="weight initializer applied after building")),
         "condition": (Optional[conditioner], Field(None, description="make the network class-conditional")),
+        "augment": (Optional[augmentation], Field(None, description="augment every image the network sees "
+                                                                    "while training (DiffAugment, ADA)")),
         "spectral_norm": (bool, Field(False, description="spectral normalization of every conv and linear weight "
                                                          "of the network (Miyato et al. 2018)")),
         **portable_network_fields(),  # init_from, trainable, freeze (gancompose/portable/spec.py)
@@ -86,6 +92,9 @@ def recipe_model(registry: Registry) -> type[BaseModel]:
         "Recipe", __base__=_Base,
         name=(Optional[str], Field(None, description="run name (default: the file's stem)")),
         description=(str, Field("", description="what this recipe trains")),
+        requires=(list[PackageName], Field([], description="distributions (pip package names) that provide "
+                                           "components this recipe uses; a recipe error about an unknown "
+                                           "component names those not installed")),
         latent=(LatentSpec, Field(LatentSpec(), description="the generator's latent input")),
         networks=(dict[str, network], Field(description="the networks, by name")),
         loss=(component_union(registry, "loss"), Field(description="the adversarial loss")),

@@ -45,3 +45,15 @@ class TrainSpec(Section):
     keep_checkpoints: PositiveInt = Field(3, description="step checkpoints kept besides last.safetensors")
     output_dir: str = Field("runs", description="run folders go to OUTPUT_DIR/RECIPE_NAME/")
     ema: EMASpec | None = Field(None, description="keep an EMA copy of a network")
+    tensorboard: bool = Field(False, description="also log losses, learning rates, metrics and sample grids to "
+                                                 "TensorBoard event files in RUN/tensorboard/ (needs "
+                                                 "pip install \"gancompose[tensorboard]\"; or gancompose run "
+                                                 "--tensorboard)")
+    on_nan: Literal["stop", "skip", "rollback"] = Field(
+        "stop", description="a non-finite (NaN/Inf) loss or gradient: 'stop' (keep the last good checkpoint and "
+                            "exit naming the step and the loss; checked every log_every steps, on the device), "
+                            "'skip' (drop that optimizer step and count it; checked every step, one host sync "
+                            "each) or 'rollback' (reload the last good checkpoint with the rates x rollback_lr_factor)")
+    rollback_lr_factor: float = Field(0.5, gt=0.0, le=1.0, description="with on_nan = 'rollback': multiply the "
+                                      "learning rates by this at each rollback")
+    max_rollbacks: PositiveInt = Field(3, description="with on_nan = 'rollback': stop after this many rollbacks")

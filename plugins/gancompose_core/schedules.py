@@ -27,26 +27,17 @@ class DiscriminatorAdversarial:
     """loss.discriminator(D(real), D(G(z)).detach())"""
     name, weight, every = "adversarial", 1.0, 1
 
-    def __init__(self, loss):
+    def __init__(self, loss, augmentation=None):
         self.loss = loss
+        self.augmentation = augmentation  # one with monitor() (ADA): its value is logged as PHASE/augment_p
 
     def __call__(self, ctx):
         real = ctx.discriminate(ctx.real, ctx.real_or_fake_labels(fake=False))
         observe_real(ctx.discriminator, real)  # adaptive augmentation (ADA) reads D(real); a no-op without one
+        if self.augmentation is not None:
+            ctx.log("augment_p", self.augmentation.monitor())
         fake = ctx.discriminate(ctx.fake.detach(), ctx.real_or_fake_labels(fake=True))
         return self.loss.discriminator(real, fake)
-
-
-class AugmentMonitor:
-    """Logs an augmentation's ``monitor()`` value (ADA's p) with the phase's losses. The value has no
-    gradient: adding it to the phase's sum changes no gradient; the loop logs it as ``PHASE/augment_p``."""
-    name, weight, every = "augment_p", 1.0, 1
-
-    def __init__(self, augmentation):
-        self.augmentation = augmentation
-
-    def __call__(self, ctx):
-        return self.augmentation.monitor().detach()
 
 
 class GeneratorAdversarial:
@@ -92,12 +83,10 @@ class Alternating:
             regs[reg.network].append(reg)
         terms = {n: tuple(r for r in rs if not hasattr(r, "after_step")) for n, rs in regs.items()}
         constraints = {n: tuple(r for r in rs if hasattr(r, "after_step")) for n, rs in regs.items()}
-        aug = monitored(run.networks[d])
-        monitor = (AugmentMonitor(aug),) if aug is not None else ()
         lazy = {n: tuple(t for t in ts if p.lazy_phases and t.every > 1) for n, ts in terms.items()}
         terms = {n: tuple(t for t in ts if t not in lazy[n]) for n, ts in terms.items()}
         self._phases = [
-            Phase("discriminator", (DiscriminatorAdversarial(run.loss), *terms[d], *monitor), optimizers=(d,),
+            Phase("discriminator", (DiscriminatorAdversarial(run.loss, monitored(run.networks[d])), *terms[d]), optimizers=(d,),
                   frozen=() if p.reuse_fake else (g,), repeat=p.n_critic, constraints=constraints[d]),
             Phase("discriminator_reg", lazy[d], optimizers=(d,), frozen=(g,), reuse=("batch",)),
             Phase("generator", (GeneratorAdversarial(run.loss), *terms[g]), optimizers=(g,),
