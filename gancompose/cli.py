@@ -196,19 +196,25 @@ def data():
     """Prepare datasets."""
 
 
+def _dataset_that_can(name: str, action: str, missing: str):
+    """The dataset factory ``name`` if it has the method ``action`` (download, prepare); else one clear error
+    listing the datasets that have it."""
+    from gancompose.errors import DataError, did_you_mean
+    reg = _registry()
+    comp = reg.get("dataset", name)
+    if not hasattr(comp.factory, action):
+        able = [c.name for c in reg.of_kind("dataset") if hasattr(c.factory, action)]
+        raise DataError(f"dataset {name!r} {missing}", hint=did_you_mean(name, able))
+    return comp.factory
+
+
 @data.command("download")
 @click.argument("name")
 @click.option("--root", default="data", show_default=True, help="Folder to download into.")
 @click.option("--mirror", help="Base URL to download from instead of the official mirrors.")
 def data_download(name, root, mirror):
-    """Download and verify a dataset that supports it (e.g. mnist, cifar10)."""
-    from gancompose.errors import DataError, did_you_mean
-    reg = _registry()
-    able = [c.name for c in reg.of_kind("dataset") if hasattr(c.factory, "download")]
-    comp = reg.get("dataset", name)
-    if not hasattr(comp.factory, "download"):
-        raise DataError(f"dataset {name!r} has nothing to download", hint=did_you_mean(name, able))
-    comp.factory.download(Path(root), mirror=mirror)
+    """Download and verify a dataset that supports it (e.g. mnist, cifar10, monet2photo)."""
+    _dataset_that_can(name, "download", "has nothing to download").download(Path(root), mirror=mirror)
     err_console.print(f"[green]ok[/]: {name} is in {escape(root)}", soft_wrap=True)
 
 
@@ -219,13 +225,7 @@ def data_download(name, root, mirror):
 @click.option("--root", default="data", show_default=True, help="Folder to unpack into.")
 def data_prepare(name, archive, root):
     """Unpack and verify a dataset archive you already have (e.g. monet2photo)."""
-    from gancompose.errors import DataError, did_you_mean
-    reg = _registry()
-    able = [c.name for c in reg.of_kind("dataset") if hasattr(c.factory, "prepare")]
-    comp = reg.get("dataset", name)
-    if not hasattr(comp.factory, "prepare"):
-        raise DataError(f"dataset {name!r} has no archive to prepare", hint=did_you_mean(name, able))
-    folder = comp.factory.prepare(Path(root), Path(archive))
+    folder = _dataset_that_can(name, "prepare", "has no archive to prepare").prepare(Path(root), Path(archive))
     err_console.print(f"[green]ok[/]: {name} is in {escape(str(folder))}", soft_wrap=True)
 
 

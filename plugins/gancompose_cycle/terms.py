@@ -26,28 +26,27 @@ class PairTermParams(RegularizerParams):
     distance: Literal["l1", "l2", "smooth_l1"] = Field("l1", description="mean distance between the images")
 
 
-class CycleConsistency(RegularizerTerm):
-    """distance(G_inverse(G(x)), x): translating there and back gives the input back (Zhu et al. 2017)."""
-    name = "cycle"
+class _PairDistance(RegularizerTerm):
+    """A distance between two images of a generator's view of the pair (``distance`` from the params)."""
     requires = ("cycle_pair",)
 
     def __init__(self, p: PairTermParams):
         super().__init__(p)
         self.distance = DISTANCES[p.distance]
+
+
+class CycleConsistency(_PairDistance):
+    """distance(G_inverse(G(x)), x): translating there and back gives the input back (Zhu et al. 2017)."""
+    name = "cycle"
 
     def __call__(self, view) -> torch.Tensor:
         return self.distance(view.reconstruction, view.real)
 
 
-class Identity(RegularizerTerm):
+class Identity(_PairDistance):
     """distance(G(y), y) for y already in G's target domain: keeps colours when nothing needs changing
     (Taigman et al. 2017; CycleGAN's --lambda_identity)."""
     name = "identity"
-    requires = ("cycle_pair",)
-
-    def __init__(self, p: PairTermParams):
-        super().__init__(p)
-        self.distance = DISTANCES[p.distance]
 
     def __call__(self, view) -> torch.Tensor:
         return self.distance(view.identity, view.target_real)
