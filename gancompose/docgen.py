@@ -258,6 +258,17 @@ def render_components(registry=None) -> str:
         out += ["!!! warning \"Plugins that failed to load while these pages were generated\"", ""]
         out += [f"    - `{f.plugin}` ({f.stage}): {_cell(f.error)}" for f in registry.failures]
         out.append("")
+    from gancompose.compatibility import capability_table
+    out += ["## What combines with what {#compatibility}", "",
+            "A component without requirements combines with any other: `tests/test_matrix.py` trains every "
+            "architecture family with every registered loss and discriminator regularizer on each test run. A "
+            "component that requires a capability needs a component providing it in the same recipe; the "
+            "validator refuses the recipe otherwise, naming both. `gancompose list-components --compatible-with "
+            "NAME` shows how every component goes with one.", "",
+            "| capability | required by | provided by |", "|---|---|---|"]
+    out += [f"| `{cap}` | {', '.join(req) or '-'} | {', '.join(prov) or '-'} |"
+            for cap, req, prov in capability_table(registry)]
+    out += ["", "## Components by kind", ""]
     out += ["| kind | components |", "|---|---|"]
     for kind in KINDS:
         names = registry.names(kind)
@@ -275,10 +286,12 @@ def render_components(registry=None) -> str:
                     '`spectral_norm`, `init_from`, `trainable` and `freeze` (see [Recipes](../recipes.md)); '
                     '`type = "sequential"` with `layers = [...]` writes a network layer by layer.', ""]
         for c in of_kind:
+            caps = "".join(f" · {word} {', '.join(f'`{x}`' for x in vals)}"
+                           for word, vals in (("requires", c.requires), ("provides", c.provides)) if vals)
             out += [f"### `{c.name}` {{#{kind}-{c.name}}}", "",
                     f"{_cell(c.doc) if c.doc else '(no docstring)'}", "",
-                    f"*{kind}* · plugin `{c.plugin}` · parameters `{c.params.__module__}.{c.params.__qualname__}`",
-                    ""]
+                    f"*{kind}* · plugin `{c.plugin}` · parameters `{c.params.__module__}.{c.params.__qualname__}`"
+                    f"{caps}", ""]
             rows = field_rows(c.params)
             if rows:
                 out += ["| key | type | default | description |", "|---|---|---|---|"]

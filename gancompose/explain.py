@@ -35,6 +35,19 @@ def render_explanation(run, console: Console) -> None:
     for line in getattr(run.schedule, "describe", lambda: [])():  # a staged schedule's timeline (ProGAN)
         console.print(f"  {line}")
 
+    from gancompose.recipe.checks import provided_by
+    have = provided_by(r, run.registry)
+    comps = [("loss", "loss", r.loss.type, None)] + [
+        ("regularizer", f"regularizers[{i}]", spec.type, spec.network) for i, spec in enumerate(r.regularizers)]
+    terms = Table(title="where each term comes from", title_justify="left")
+    for col in ("recipe key", "component", "plugin", "on", "needs -> provided by"):
+        terms.add_column(col, overflow="fold")
+    for kind, key, name, network in comps:
+        c = run.registry.get(kind, name)
+        needs = "; ".join(f"{cap} -> {', '.join(have.get(cap, ['(missing)']))}" for cap in c.requires) or "-"
+        terms.add_row(key, f"{kind} {name!r}", c.plugin, network or "every phase", needs)
+    console.print(terms)
+
     opt = Table(title="optimizers", title_justify="left")
     for col in ("network", "optimizer", "settings", "lr schedule"):
         opt.add_column(col)

@@ -8,12 +8,15 @@ A plugin is a module registered under the ``gancompose`` entry-point group in it
 The module implements any of the hooks below with :data:`gancompose.hookimpl`. Each ``register_*``
 hook receives one argument, ``register``, a callable::
 
-    register(name, factory, params=MyParams, doc=None)
+    register(name, factory, params=MyParams, doc=None, *, requires=None, provides=None)
 
 ``name`` is what a recipe writes after ``type =``; ``factory`` builds the component (its signature
 depends on the kind, see each hook); ``params`` is a :class:`gancompose.Params` subclass describing
 the component's parameters (omit it for a component without parameters); ``doc`` is a one-line
-description (default: the first line of the factory's docstring).
+description (default: the first line of the factory's docstring). ``requires`` and ``provides`` are
+capability names (default: the factory's ``requires``/``provides`` attributes): a component that requires
+``"cycle_pair"`` is valid only in a recipe where another component (the ``cycle`` schedule) provides it;
+the validator refuses any other recipe, naming both sides (gancompose/recipe/checks.py).
 
 Built-in components are registered through these same hooks and the same entry-point group, so a
 third-party package is indistinguishable from a built-in one. A plugin that fails to import, or whose

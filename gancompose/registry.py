@@ -43,12 +43,18 @@ class Component:
     params: type[Params]
     doc: str
     plugin: str
+    #: capabilities this component needs from the rest of the recipe (its schedule or its networks), e.g.
+    #: ("cycle_pair",) for a cycle-consistency term; and those it gives, e.g. ("cycle_pair",) for the cycle
+    #: schedule. Declared at registration, or as ``requires``/``provides`` attributes of the factory.
+    requires: tuple[str, ...] = ()
+    provides: tuple[str, ...] = ()
 
     def build(self, params: Params, *args: Any) -> Any:
         return self.factory(params, *args)
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "plugin": self.plugin, "doc": self.doc,
+                "requires": list(self.requires), "provides": list(self.provides),
                 "params": self.params.model_json_schema()}
 
 
@@ -71,6 +77,10 @@ class Registry:
         except KeyError:
             raise RecipeError(f"unknown {kind} {name!r}", hint=did_you_mean(name, self.names(kind))) from None
 
+    def find(self, kind: str, name: str) -> Component | None:
+        """The component, or None (no error) when it is not registered."""
+        return self.components.get((kind, name))
+
     def names(self, kind: str) -> list[str]:
         return sorted(n for k, n in self.components if k == kind)
 
@@ -81,7 +91,8 @@ class Registry:
         return iter(sorted(self.components.values(), key=lambda c: (KINDS.index(c.kind), c.name)))
 
     def add(self, kind: str, name: str, factory: Callable[..., Any], params: type[Params] | None,
-            doc: str | None, plugin: str) -> None:
+            doc: str | None, plugin: str, requires: tuple[str, ...] | None = None,
+            provides: tuple[str, ...] | None = None) -> None:
         key = (kind, name)
         if key in self.components:
             other = self.components[key].plugin
@@ -90,7 +101,9 @@ class Registry:
         if doc is None:
             doc = (inspect.getdoc(factory) or "").strip().splitlines()[0:1]
             doc = doc[0] if doc else ""
-        self.components[key] = Component(kind, name, factory, params, doc, plugin)
+        requires = tuple(getattr(factory, "requires", ()) if requires is None else requires)
+        provides = tuple(getattr(factory, "provides", ()) if provides is None else provides)
+        self.components[key] = Component(kind, name, factory, params, doc, plugin, requires, provides)
 
 
 def _check_registration(kind: str, name: Any, factory: Any, params: Any) -> None:
@@ -150,17 +163,18 @@ def build_registry(extra_plugins: dict[str, object] | None = None, *, entry_poin
         for impl in hook.get_hookimpls():
             staged: list[tuple] = []
 
-            def register(name, factory, params=None, doc=None, _staged=staged, _kind=kind):
+            def register(name, factory, params=None, doc=None, *, requires=None, provides=None, _staged=staged,
+                         _kind=kind):
                 _check_registration(_kind, name, factory, params)
-                _staged.append((name, factory, params or NoParams, doc))
+                _staged.append((name, factory, params or NoParams, doc, requires, provides))
 
             try:
                 impl.function(register=register)
             except Exception as exc:
                 reg.failures.append(PluginFailure(impl.plugin_name, hook_name, f"{type(exc).__name__}: {exc}"))
                 continue
-            for name, factory, params, doc in staged:
-                reg.add(kind, name, factory, params, doc, impl.plugin_name)
+            for name, factory, params, doc, requires, provides in staged:
+                reg.add(kind, name, factory, params, doc, impl.plugin_name, requires, provides)
     return reg
 
 

@@ -114,3 +114,58 @@ def test_lazy_phases_run_lazy_regularizers_as_their_own_optimizer_steps(tmp_path
     run_step(run, 16, logs, grads)  # R1 fires every 16: a second discriminator step
     assert steps["d"] == 3
     assert "discriminator_reg/r1" in logs.means()
+
+
+REQUIRING = [c for c in _REG.components.values() if c.kind == "regularizer" and c.requires]
+
+
+@pytest.mark.parametrize("comp", REQUIRING, ids=[c.name for c in REQUIRING])
+def test_each_declared_requirement_is_refused_while_validating(comp, tmp_path):
+    """On the plain MLP recipe nothing provides what these terms need: validation says so, naming the term,
+    the capability and the components that would provide it, before anything is built."""
+    raw = _raw("mlp", tmp_path)
+    raw["regularizers"] = [{"type": comp.name, "network": "generator"}]
+    with pytest.raises(RecipeError) as err:
+        validate_recipe(raw)
+    msg = str(err.value)
+    assert "regularizers[0].type" in msg and repr(comp.name) in msg
+    for cap in comp.requires:
+        assert cap in msg
+        givers = [c for c in _REG.components.values() if cap in c.provides]
+        assert givers and all(repr(c.name) in msg for c in givers)
+
+
+def test_requirements_can_be_declared_at_registration():
+    from gancompose import hookimpl
+    from gancompose.registry import build_registry
+
+    class Plugin:
+        @hookimpl
+        def register_regularizers(register):
+            register("needs_magic", lambda p: None, requires=("magic",))
+
+        @hookimpl
+        def register_schedules(register):
+            register("magic_schedule", lambda p, run: None, provides=("magic",))
+
+    reg = build_registry(extra_plugins={"magic": Plugin}, entry_points=False)
+    assert reg.get("regularizer", "needs_magic").requires == ("magic",)
+    assert reg.get("schedule", "magic_schedule").provides == ("magic",)
+    assert reg.get("regularizer", "needs_magic").to_json()["requires"] == ["magic"]
+
+
+def test_cli_tells_what_combines_and_where_terms_come_from():
+    from click.testing import CliRunner
+    from gancompose.cli import cli
+    import json
+    res = CliRunner().invoke(cli, ["list-components", "--compatible-with", "cycle_consistency", "--kind", "schedule",
+                                   "--json"])
+    assert res.exit_code == 0, res.output
+    rel = {c["name"]: c["with"] for c in json.loads(res.output)["components"]}
+    assert rel["cycle"].startswith("provides what it needs (cycle_pair)")
+    assert rel["alternating"].startswith("cannot go with it")
+    res = CliRunner().invoke(cli, ["list-components", "--compatible-with", "nothing_like_this"])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    res = CliRunner(env={"COLUMNS": "250"}).invoke(cli, ["explain", str(ROOT / "recipes" / "cyclegan_shapes.toml")])
+    assert res.exit_code == 0, res.output
+    assert "where each term comes from" in res.output and "cycle_pair -> schedule 'cycle'" in res.output

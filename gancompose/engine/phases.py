@@ -77,19 +77,3 @@ class RegularizerTerm:
 
     def __call__(self, ctx) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
-
-
-def check_supported(run, provides: tuple[str, ...]) -> None:
-    """A RecipeError when a regularizer needs something the schedule does not provide: a term declares
-    ``requires = ("cycle_pair",)``, a schedule the capabilities it ``provides``. The message names both
-    components and what is missing."""
-    from gancompose.errors import RecipeError
-    schedule = run.recipe.schedule.type
-    for i, reg in enumerate(run.regularizers):
-        missing = [r for r in getattr(reg, "requires", ()) if r not in provides]
-        if missing:
-            term = run.recipe.regularizers[i].type
-            raise RecipeError(f"{term!r} needs a schedule that provides {', '.join(missing)}; the {schedule!r} "
-                              f"schedule provides {', '.join(provides) or 'nothing'}",
-                              key=["regularizers", i, "type"], absolute=True,
-                              hint="cycle terms go with [schedule] type = 'cycle'" if "cycle_pair" in missing else None)

@@ -53,3 +53,44 @@ def check_references(recipe, *, file: str | None = None) -> None:
         raise problems[0].with_file(file)
     if problems:
         raise RecipeError("invalid recipe", file=file, problems=problems)
+
+
+def provided_by(recipe, registry) -> dict[str, list[str]]:
+    """Capability -> the recipe's components that provide it (``"schedule 'cycle'"``, ``"network 'D' (block
+    'stylegan2_discriminator')"``, ``"network 'D' (condition 'auxiliary_classifier')"``)."""
+    out: dict[str, list[str]] = {}
+
+    def add(comp, what: str) -> None:
+        for cap in (comp.provides if comp is not None else ()):
+            out.setdefault(cap, []).append(what)
+
+    add(registry.find("schedule", recipe.schedule.type), f"schedule {recipe.schedule.type!r}")
+    for name, spec in recipe.networks.items():
+        add(registry.find("block", spec.type), f"network {name!r} (block {spec.type!r})")
+        if getattr(spec, "condition", None) is not None:
+            add(registry.find("conditioner", spec.condition.type),
+                f"network {name!r} (condition {spec.condition.type!r})")
+    return out
+
+
+def check_compatibility(recipe, registry, *, file: str | None = None) -> None:
+    """Every capability a regularizer ``requires`` is provided by the recipe's schedule or one of its networks
+    (blocks and conditions): otherwise one RecipeError per term naming it, what is missing and which
+    registered components would provide it. Runs on the validated recipe, before anything is built."""
+    have = provided_by(recipe, registry)
+    problems: list[RecipeError] = []
+    for i, spec in enumerate(recipe.regularizers):
+        comp = registry.find("regularizer", spec.type)
+        missing = [cap for cap in (comp.requires if comp is not None else ()) if cap not in have]
+        if not missing:
+            continue
+        givers = [f"{c.kind} {c.name!r}" for c in registry.components.values() if set(missing) & set(c.provides)]
+        problems.append(RecipeError(
+            f"{spec.type!r} needs {', '.join(missing)}, which neither the {recipe.schedule.type!r} schedule nor "
+            f"the networks ({', '.join(f'{n}: {s.type}' for n, s in recipe.networks.items())}) provide",
+            key=["regularizers", i, "type"],
+            hint=f"provided by {', '.join(givers)}" if givers else "no installed component provides it"))
+    if len(problems) == 1:
+        raise problems[0].with_file(file)
+    if problems:
+        raise RecipeError("invalid recipe", file=file, problems=problems)

@@ -300,8 +300,9 @@ def validate_recipe(raw: dict[str, Any], *, file: str | None = None, registry: R
         if len(problems) == 1:
             raise problems[0].with_file(file) from None
         raise RecipeError("invalid recipe", file=file, problems=problems).with_file(file) from None
-    from gancompose.recipe.checks import check_references
+    from gancompose.recipe.checks import check_compatibility, check_references
     check_references(recipe, file=file)
+    check_compatibility(recipe, registry, file=file)
     return recipe
 
 

@@ -186,6 +186,7 @@ class AuxiliaryClassifierDiscriminator(nn.Module):
 class AuxiliaryClassifier:
     """Add a class-prediction head on the discriminator's features (AC-GAN, Odena et al. 2017); train it with
     the auxiliary_classifier regularizer."""
+    provides = ("class_head",)
 
     def __init__(self, p: AuxiliaryClassifierParams, num_classes: int):
         self.num_classes = num_classes

@@ -11,6 +11,7 @@ class AuxiliaryClassifierLoss(RegularizerTerm):
     """AC-GAN classification loss: on the discriminator, cross-entropy of its class head on real and fake
     images; on the generator, cross-entropy of the head on its fakes for the classes they were made for."""
     name = "auxiliary_classifier"
+    requires = ("class_head",)
 
     def __call__(self, ctx):
         d = ctx.discriminator

@@ -6,7 +6,6 @@ from pydantic import Field, PositiveInt
 from gancompose import Params, RecipeError
 from gancompose.engine import Phase
 from gancompose.builder.augment import monitored, observe_real
-from gancompose.engine.phases import check_supported
 from gancompose.engine.context import is_conditional
 from gancompose.errors import did_you_mean
 
@@ -72,7 +71,6 @@ class Alternating:
                               f"{p.generator!r} is not: fakes would have no labels", key=["discriminator"],
                               hint=f"add a condition to [networks.{p.generator}] too")
         self.roles = {"generator": p.generator, "discriminator": p.discriminator}
-        check_supported(run, self.provides)
         g, d = p.generator, p.discriminator
         regs = {g: [], d: []}
         for i, reg in enumerate(run.regularizers):

@@ -16,7 +16,6 @@ from pydantic import Field, NonNegativeInt
 
 from gancompose import Params, RecipeError
 from gancompose.engine import Phase
-from gancompose.engine.phases import check_supported
 from gancompose.errors import did_you_mean
 
 from gancompose_cycle.pool import ImagePool
@@ -66,7 +65,6 @@ class Cycle:
             if out != shape:
                 raise RecipeError(f"{self.roles[role]!r} turns {shape} images into {out}: a translation must keep "
                                   "the shape", key=["networks", self.roles[role]], absolute=True)
-        check_supported(run, self.provides)
         self.pools = {d: ImagePool(p.pool_size, shape, run.device) for d in ("A", "B")}
 
         gens, discs = (self.roles["G_AB"], self.roles["G_BA"]), (self.roles["D_A"], self.roles["D_B"])

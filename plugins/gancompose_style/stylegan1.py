@@ -125,3 +125,6 @@ def stylegan_generator(p: StyleGANGeneratorParams, in_shape: tuple[int, ...]) ->
                              channel_max=p.channel_max, mapping_layers=p.mapping_layers,
                              mapping_lr_multiplier=p.mapping_lr_multiplier, w_avg_beta=p.w_avg_beta,
                              style_mixing_prob=p.style_mixing_prob, truncation_cutoff=p.truncation_cutoff or None)
+
+
+stylegan_generator.provides = ("style_generator",)  # what path_length needs (mapping, synthesis, pl_mean)

@@ -232,3 +232,6 @@ def stylegan2_generator(p: StyleGAN2GeneratorParams, in_shape: tuple[int, ...]) 
                               channel_max=p.channel_max, architecture=p.architecture,
                               mapping_layers=p.mapping_layers, mapping_lr_multiplier=p.mapping_lr_multiplier,
                               w_avg_beta=p.w_avg_beta, style_mixing_prob=p.style_mixing_prob)
+
+
+stylegan2_generator.provides = ("style_generator",)  # what path_length needs (mapping, synthesis, pl_mean)

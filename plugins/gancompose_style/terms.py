@@ -33,6 +33,7 @@ class PathLengthParams(RegularizerParams):
 class PathLength(RegularizerTerm):
     """Path-length regularization (StyleGAN2): (|J_w^T y| - running mean)^2, y ~ N(0, I) / sqrt(HW)."""
     name = "path_length"
+    requires = ("style_generator",)
 
     def __init__(self, params: PathLengthParams):
         super().__init__(params)
