@@ -169,3 +169,52 @@ def test_cli_tells_what_combines_and_where_terms_come_from():
     res = CliRunner(env={"COLUMNS": "250"}).invoke(cli, ["explain", str(ROOT / "recipes" / "cyclegan_shapes.toml")])
     assert res.exit_code == 0, res.output
     assert "where each term comes from" in res.output and "cycle_pair -> schedule 'cycle'" in res.output
+
+
+AUGMENTATIONS = _REG.names("augmentation")
+CONDITIONS = _REG.names("conditioner")
+
+
+def _discriminators(family: str) -> list[str]:
+    return FAMILIES[family][1]
+
+
+@pytest.mark.parametrize("aug", AUGMENTATIONS)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_family_trains_with_every_augmentation_or_refuses_it(family, aug, tmp_path):
+    """Augmenting the discriminator(s): trains, or (2-D data) a RecipeError at the augment key."""
+    raw = _raw(family, tmp_path)
+    for d in _discriminators(family):
+        raw["networks"][d] = {**raw["networks"][d], "augment": {"type": aug}}
+    try:
+        _train_two_steps(raw)
+    except RecipeError as exc:
+        assert family == "mlp" and "augment" in str(exc), str(exc)
+
+
+#: how a discriminator is conditioned, and the generator conditions that go with it
+D_CONDITIONS = [c for c in CONDITIONS if c != "conditional_batch_norm"]
+G_CONDITIONS = ("conditional_batch_norm", "concat")
+
+
+@pytest.mark.parametrize("cond", D_CONDITIONS)
+@pytest.mark.parametrize("family", [f for f in FAMILIES if f != "resnet_patchgan_pair"])
+def test_every_single_pair_family_trains_with_every_conditioning_or_refuses_it(family, cond, tmp_path):
+    """Class-conditioning on labelled data (D by ``cond``, G by conditional batch norm or concatenation):
+    trains with one of the generator conditions, or every try is a RecipeError (never another exception)."""
+    refusals = []
+    for g_cond in G_CONDITIONS:
+        raw = _raw(family, tmp_path / g_cond)
+        if family != "mlp":
+            raw["data"] = {**raw["data"], "type": "shapes"}
+        raw["networks"]["generator"] = {**raw["networks"]["generator"], "condition": {"type": g_cond}}
+        raw["networks"]["discriminator"] = {**raw["networks"]["discriminator"], "condition": {"type": cond}}
+        if cond == "auxiliary_classifier":
+            raw["regularizers"] = [*raw.get("regularizers", []),
+                                   {"type": "auxiliary_classifier", "network": "discriminator"}]
+        try:
+            _train_two_steps(raw)
+            return
+        except RecipeError as exc:
+            refusals.append(str(exc))
+    assert all(msg.strip() for msg in refusals)
