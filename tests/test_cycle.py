@@ -318,6 +318,10 @@ def test_translate_cli_on_a_tiny_checkpoint(tmp_path):
     assert res.exit_code == 2 and "AtoB" in res.output and "Traceback" not in res.output
     res = CliRunner().invoke(cli, ["sample", str(ckpt), "-o", str(tmp_path / "s.png")])
     assert res.exit_code == 2 and "gancompose translate" in res.output
+    res = CliRunner().invoke(cli, ["eval", str(ckpt), "--metric", "translation:classifier_steps=5,samples=16",
+                                   "--json"])
+    assert res.exit_code == 0, res.output
+    assert '"AtoB_domain"' in res.output and '"BtoA_cycle"' in res.output
 
 
 # ---------------------------------------------------------------------- data download/prepare

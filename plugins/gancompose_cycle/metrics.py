@@ -60,8 +60,9 @@ class Translation:
     @torch.no_grad()
     def __call__(self, run) -> dict[str, float]:
         ds = run.dataset
-        roles = getattr(run.schedule, "roles", {})
-        if getattr(ds, "domains", None) != ("A", "B") or ds.labels.get("A") is None or "G_AB" not in roles:
+        # the directions come from the recipe's schedule table, so a run rebuilt for `gancompose eval` works too
+        directions = getattr(run.recipe.schedule, "translations", lambda: {})()
+        if getattr(ds, "domains", None) != ("A", "B") or ds.labels.get("A") is None or not directions:
             raise RecipeError("the translation metric needs a cycle pair trained on labelled unpaired data "
                               "(such as unpaired_shapes)", key=["metrics"])
         if self._classifiers is None:
@@ -71,7 +72,7 @@ class Translation:
             dst = OTHER[src]
             n = min(self.p.samples, len(ds.images[src]))
             x = ds.domain(src, n)
-            g, inverse = run.networks[roles[f"G_{src}{dst}"]], run.networks[roles[f"G_{dst}{src}"]]
+            g, inverse = run.networks[directions[f"{src}to{dst}"]], run.networks[directions[f"{dst}to{src}"]]
             y = translate(g, x, run.device, batch_size=64)
             back = translate(inverse, y, run.device, batch_size=64)
             in_target = self._classifiers["domain"](y).argmax(1) == (1 if dst == "B" else 0)
