@@ -549,3 +549,22 @@ def test_cifar10_download_rejects_a_wrong_md5(tmp_path: Path, mirror):
     with pytest.raises(DataError, match="md5 mismatch"):
         dl.download_dataset("cifar10", tmp_path / "data", mirror=url)
     assert not (tmp_path / "data" / "cifar-10-batches-py").exists()
+
+
+def test_image_folder_augmentation_is_exact_on_resume_with_workers(tmp_path: Path):
+    """Random crops and flips come from per-item seeds of the batch stream: the same stream state gives the
+    same batch, with 0 or 2 DataLoader workers."""
+    from gancompose.data import BatchStream
+    root = tmp_path / "imgs"
+    root.mkdir()
+    for i in range(8):
+        _halves(24, 20).rotate(90 * (i % 4)).save(root / f"{i}.png")
+    ds = ImageFolderDataset(ImageFolderParams(root=str(root), image_size=16, resize=False, crop="random", hflip=True))
+    assert ds.seeded_items
+    cpu = torch.device("cpu")
+    ref = BatchStream(ds, 4, seed=5, device=cpu)
+    batches = [ref.next()["image"] for _ in range(5)]
+    assert not torch.equal(batches[0], batches[2])  # epochs differ (new order and new crops)
+    for workers in (0, 2):
+        again = BatchStream(ds, 4, seed=5, device=cpu, num_workers=workers, epoch=1, position=4)
+        assert torch.equal(again.next()["image"], batches[3])

@@ -60,9 +60,10 @@ class ImageFolderDataset(Dataset):
     """Any folder of images (recursive), resized and cropped to a square; optional labels from subfolders.
 
     Files are decoded with Pillow when they are read (EXIF orientation applied), so this
-    dataset goes through the DataLoader and its workers. Random crops and flips draw from torch's
-    global random generator: they are reproducible under ``torch.manual_seed`` (and the DataLoader's
-    seeded workers), and differ from epoch to epoch.
+    dataset goes through the DataLoader and its workers. With a random crop or flip the dataset takes
+    ``(index, seed)`` items from the batch stream (``seeded_items``): the crop offsets and the flip come
+    from that seed, so they differ from epoch to epoch and a resumed run sees exactly the same images
+    whatever the number of workers. A plain integer index draws from torch's global generator instead.
     """
 
     def __init__(self, params: ImageFolderParams):
@@ -107,17 +108,30 @@ class ImageFolderDataset(Dataset):
         size = params.image_size
         self.sample_shape: tuple[int, ...] = (params.channels, size, size)
 
-        steps: list = []
+        steps: list = []  # the deterministic part; the random crop and flip are drawn per item (_augment)
         if params.resize:
             steps.append(v2.Resize((size, size) if params.crop == "none" else size, antialias=True))
         if params.crop == "center":
             steps.append(v2.CenterCrop(size))
-        elif params.crop == "random":
-            steps.append(v2.RandomCrop(size, pad_if_needed=True))
-        if params.hflip:
-            steps.append(v2.RandomHorizontalFlip(0.5))
         steps.append(v2.ToDtype(torch.float32, scale=True))
         self.transform = v2.Compose(steps)
+        self.seeded_items = params.crop == "random" or params.hflip
+
+    def _augment(self, img: torch.Tensor, g: torch.Generator | None) -> torch.Tensor:
+        """Random crop (zero-padded up to the size if needed) and horizontal flip, drawn from ``g``."""
+        size = self.params.image_size
+        if self.params.crop == "random":
+            h, w = img.shape[1:]
+            ph, pw = max(0, size - h), max(0, size - w)
+            if ph or pw:
+                img = torch.nn.functional.pad(img, (pw, pw, ph, ph))
+                h, w = img.shape[1:]
+            y = int(torch.randint(0, h - size + 1, (), generator=g))
+            x = int(torch.randint(0, w - size + 1, (), generator=g))
+            img = img[:, y:y + size, x:x + size]
+        if self.params.hflip and bool(torch.rand((), generator=g) < 0.5):
+            img = img.flip(-1)
+        return img
 
     def __len__(self) -> int:
         return len(self.files)
@@ -133,17 +147,19 @@ class ImageFolderDataset(Dataset):
             raise DataError(f"cannot read image {str(path)!r}: {type(exc).__name__}: {exc}",
                             hint="remove or replace the file") from None
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        index, seed = item if isinstance(item, tuple) else (item, None)
+        g = torch.Generator().manual_seed(seed) if seed is not None else None
         img = self.read(index)
         size = self.params.image_size
         if self.params.crop == "none" and not self.params.resize and tuple(img.shape[1:]) != (size, size):
             raise DataError(f"image {str(self.files[index])!r} is {img.shape[2]}x{img.shape[1]}, not "
                             f"{size}x{size} (crop = 'none', resize = false)",
                             hint="set data.resize = true or data.crop = 'center'")
-        item = {"image": self.transform(img).mul_(2).sub_(1)}
+        out = {"image": self._augment(self.transform(img), g).mul(2).sub_(1)}
         if self.targets is not None:
-            item["label"] = self.targets[index]
-        return item
+            out["label"] = self.targets[index]
+        return out
 
     def __repr__(self) -> str:
         return (f"ImageFolderDataset(root={self.params.root!r}, n={len(self)}, sample_shape={self.sample_shape}, "
