@@ -9,18 +9,13 @@ and written as PNG files named as their inputs.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torchvision.utils as vutils
-from PIL import Image, ImageOps
-from torchvision.transforms import v2
-
+from gancompose.data.images import IMAGE_EXTENSIONS, load_image, scan_images, to_unit_range
 from gancompose.errors import GancomposeError, did_you_mean
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 def directions(recipe) -> dict[str, str]:
@@ -46,21 +41,10 @@ def pick_network(run, direction: str) -> str:
 def image_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise GancomposeError(f"input folder not found: {folder}")
-    files = sorted(Path(dp) / f for dp, _, fs in os.walk(folder) for f in fs
-                   if not f.startswith(".") and f.lower().endswith(IMAGE_EXTENSIONS))
+    files = scan_images(folder)
     if not files:
         raise GancomposeError(f"no images ({' '.join(IMAGE_EXTENSIONS)}) under {folder}")
     return files
-
-
-def read_image(path: Path, size: int, channels: int) -> torch.Tensor:
-    try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im).convert("RGB" if channels == 3 else "L")
-            im = im.resize((size, size), Image.BICUBIC)
-            return v2.functional.pil_to_tensor(im).float().div_(127.5).sub_(1)
-    except Exception as exc:
-        raise GancomposeError(f"cannot read image {str(path)!r}: {type(exc).__name__}: {exc}") from None
 
 
 @dataclass
@@ -108,7 +92,7 @@ def translate_folder(checkpoint: str | Path, direction: str | None, input_dir: s
     written: list[Path] = []
     for start in range(0, len(files), batch_size):
         chunk = files[start:start + batch_size]
-        x = torch.stack([read_image(f, size, channels) for f in chunk]).to(device_)
+        x = to_unit_range(torch.stack([load_image(f, channels, (size, size)) for f in chunk])).to(device_)
         try:
             y = net(x).float().cpu()
         except RuntimeError as exc:

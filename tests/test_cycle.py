@@ -394,3 +394,19 @@ def test_translation_metric_tells_identity_from_translation(tmp_path):
     # the other way round: swapping the domains' images, the domain classifier says "translated"
     swap = {"A": run.dataset.images["B"], "B": run.dataset.images["A"]}
     assert run.dataset.images["A"].float().mean() > swap["A"].float().mean()  # paper is lighter than neon
+
+
+def test_ada_on_a_pair_observes_each_discriminators_reals(tmp_path):
+    from gancompose.builder.augment import augmentation_of
+    from gancompose.engine.loop import StepLogs, _GradSwitch, run_step
+    recipe = load_recipe(SHAPES, [*tiny_overrides(load_raw(SHAPES), tmp_path), "metrics=[]",
+                                  "networks.D_A.augment={type='ada'}"])  # D_B is like D_A
+    run = build_run(recipe)
+    seen = {d: [] for d in ("D_A", "D_B")}
+    for d in seen:
+        aug = augmentation_of(run.networks[d])
+        aug.observe = (lambda orig, log: lambda out: (log.append(out.shape[0]), orig(out))[1])(aug.observe, seen[d])
+    logs, grads = StepLogs(), _GradSwitch(run.networks)
+    for step in range(3):
+        run_step(run, step, logs, grads)
+    assert seen == {"D_A": [4, 4, 4], "D_B": [4, 4, 4]}  # one real batch of its own domain per step

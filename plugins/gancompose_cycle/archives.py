@@ -21,7 +21,9 @@ from torchvision.datasets.utils import download_url
 
 from gancompose.errors import DataError, did_you_mean
 
-from gancompose_cycle.unpaired import UnpairedFolders, UnpairedFoldersParams, scan
+from gancompose.data.images import scan_images
+
+from gancompose_cycle.unpaired import UnpairedFolders, UnpairedFoldersParams
 
 BASE_URL = "http://efrosgans.eecs.berkeley.edu/cyclegan/datasets/"
 #: name -> images per folder of the official archive
@@ -40,7 +42,7 @@ def commands(name: str, root: str | Path) -> str:
 def verify(name: str, folder: Path) -> dict[str, int]:
     """Image counts of the unpacked set; a DataError when they are not those of the official archive."""
     expected = ARCHIVES[name]
-    found = {f: len(scan(folder / f)) if (folder / f).is_dir() else 0 for f in FOLDERS}
+    found = {f: len(scan_images(folder / f)) if (folder / f).is_dir() else 0 for f in FOLDERS}
     wrong = [f"{f}: {found[f]} images, expected {n}" for f, n in expected.items() if found[f] != n]
     if wrong:
         raise DataError(f"{folder} is not a complete {name} set ({'; '.join(wrong)})",

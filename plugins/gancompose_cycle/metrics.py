@@ -14,6 +14,7 @@ import torch
 from pydantic import Field, PositiveInt
 
 from gancompose import Params, RecipeError
+from gancompose.data.images import to_unit_range
 
 from gancompose_cycle.translate import translate
 
@@ -38,7 +39,7 @@ class _Labelled:
 
     def get_batch(self, idx):
         idx = torch.as_tensor(idx)
-        return {"image": self.images[idx].float().div(127.5).sub(1), "label": self.labels[idx]}
+        return {"image": to_unit_range(self.images[idx]), "label": self.labels[idx]}
 
 
 class Translation:

@@ -20,7 +20,9 @@ from gancompose.errors import did_you_mean
 
 from gancompose_cycle.pool import ImagePool
 from gancompose_cycle.translate import translation_grid
-from gancompose_cycle.terms import Bound, DiscriminatorAdversarial, GeneratorAdversarial
+from gancompose_core.schedules import DiscriminatorAdversarial
+
+from gancompose_cycle.terms import Bound, GeneratorAdversarial
 from gancompose_cycle.views import DiscriminatorView, GeneratorView
 
 ROLES = ("G_AB", "G_BA", "D_A", "D_B")
@@ -72,9 +74,10 @@ class Cycle:
         domain_of = {self.roles["D_A"]: "A", self.roles["D_B"]: "B"}
         g_terms = [Bound(GeneratorAdversarial(run.loss, f"adversarial_{self.roles[f'D_{t}']}"),
                          lambda ctx, s=s: GeneratorView(ctx, self, s)) for s, t in (("A", "B"), ("B", "A"))]
-        d_terms = [Bound(DiscriminatorAdversarial(run.loss, f"adversarial_{self.roles[f'D_{d}']}",
-                                                  p.discriminator_weight),
-                         lambda ctx, d=d: DiscriminatorView(ctx, self, d)) for d in ("A", "B")]
+        # the single pair's discriminator term, on each domain's view: D(real) and D(pooled fake); an adaptive
+        # augmentation (ADA) on D_A or D_B observes D(real) there as it does in a single pair
+        d_terms = [Bound(DiscriminatorAdversarial(run.loss), lambda ctx, d=d: DiscriminatorView(ctx, self, d),
+                         f"adversarial_{self.roles[f'D_{d}']}", p.discriminator_weight) for d in ("A", "B")]
         g_constraints, d_constraints = [], []
         for i, reg in enumerate(run.regularizers):
             if reg.network in source_of:

@@ -65,24 +65,14 @@ class GeneratorAdversarial:
         return self.loss.generator(view.discriminate(view.fake), real_out)
 
 
-class DiscriminatorAdversarial:
-    """weight x loss.discriminator(D(real), D(pooled fake)) for one domain (CycleGAN halves it: 0.5)."""
-    every = 1
-
-    def __init__(self, loss, name: str, weight: float):
-        self.loss, self.name, self.weight = loss, name, weight
-
-    def __call__(self, view) -> torch.Tensor:
-        return self.loss.discriminator(view.discriminate(view.real), view.discriminate(view.fake))
-
-
 class Bound:
-    """A term evaluated on a view of the pair: ``term(make_view(ctx))``, under its own log name."""
+    """A term evaluated on a view of the pair: ``term(make_view(ctx))``, under its own log name (and weight)."""
 
-    def __init__(self, term, make_view, name: str | None = None):
+    def __init__(self, term, make_view, name: str | None = None, weight: float | None = None):
         self.term, self.make_view = term, make_view
         self.name = name or term.name
-        self.weight, self.every = term.weight, term.every
+        self.weight = term.weight if weight is None else weight
+        self.every = term.every
 
     def __call__(self, ctx) -> torch.Tensor:
         return self.term(self.make_view(ctx))

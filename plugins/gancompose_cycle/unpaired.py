@@ -7,25 +7,18 @@ draws from ``(seed, epoch)`` (``seeded_items``), so a resumed run sees exactly t
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal, Sequence
 
 import torch
-from PIL import Image, ImageOps
 from pydantic import Field, PositiveInt
 from torch.utils.data import Dataset
-from torchvision.transforms import v2
 
 from gancompose import Params
+from gancompose.data.images import load_image, random_crop, random_hflip, scan_images, to_unit_range
 from gancompose.errors import DataError
 
 DOMAINS = ("A", "B")
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-
-
-def _to_unit(images: torch.Tensor) -> torch.Tensor:
-    return images.to(torch.float32).div_(127.5).sub_(1.0)
 
 
 class UnpairedTensors(Dataset):
@@ -52,14 +45,14 @@ class UnpairedTensors(Dataset):
 
     def get_batch(self, items: Sequence[tuple[int, int]]) -> dict[str, torch.Tensor]:
         idx = self.pick(items)
-        return {d: _to_unit(self.images[d].index_select(0, idx[d])) for d in DOMAINS}
+        return {d: to_unit_range(self.images[d].index_select(0, idx[d])) for d in DOMAINS}
 
     def __getitem__(self, item: tuple[int, int]) -> dict[str, torch.Tensor]:
         return {k: v[0] for k, v in self.get_batch([item]).items()}
 
     def domain(self, name: str, n: int, start: int = 0) -> torch.Tensor:
         """The first ``n`` images of one domain from ``start``, in [-1, 1] (for sample grids)."""
-        return _to_unit(self.images[name][start:start + n])
+        return to_unit_range(self.images[name][start:start + n])
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(A={len(self.images['A'])}, B={len(self.images['B'])}, "
@@ -82,16 +75,6 @@ class UnpairedFoldersParams(Params):
                                             "(--serial_batches)")
 
 
-def scan(folder: Path) -> list[Path]:
-    """Image files under ``folder`` (recursively), sorted by path."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found += [Path(dirpath) / f for f in filenames
-                  if not f.startswith(".") and f.lower().endswith(IMAGE_EXTENSIONS)]
-    return sorted(found)
-
-
 class UnpairedFolders(Dataset):
     """Two folders of images, unpaired (CycleGAN's ``unaligned`` mode), read lazily with Pillow."""
     domains = DOMAINS
@@ -106,7 +89,7 @@ class UnpairedFolders(Dataset):
         self.files: dict[str, list[Path]] = {}
         for d in DOMAINS:
             folder = self.root / f"{params.split}{d}"
-            files = scan(folder) if folder.is_dir() else []
+            files = scan_images(folder) if folder.is_dir() else []
             if not files:
                 what = "does not exist" if not folder.exists() else "holds no images"
                 raise DataError(f"{folder} {what} (domain {d} of the unpaired data set under {params.root!r})",
@@ -124,25 +107,13 @@ class UnpairedFolders(Dataset):
     def _load(self, path: Path, g: torch.Generator | None) -> torch.Tensor:
         """One image, preprocessed; ``g=None``: no random crop or flip (resized straight to image_size)."""
         p = self.params
-        try:
-            with Image.open(path) as im:
-                im = ImageOps.exif_transpose(im).convert("RGB")
-                if p.preprocess == "resize_and_crop" and g is not None:
-                    im = im.resize((p.load_size, p.load_size), Image.BICUBIC)
-                    x = int(torch.randint(0, p.load_size - p.image_size + 1, (), generator=g))
-                    y = int(torch.randint(0, p.load_size - p.image_size + 1, (), generator=g))
-                    im = im.crop((x, y, x + p.image_size, y + p.image_size))
-                else:
-                    im = im.resize((p.image_size, p.image_size), Image.BICUBIC)
-                img = v2.functional.pil_to_tensor(im)
-        except DataError:
-            raise
-        except Exception as exc:
-            raise DataError(f"cannot read image {str(path)!r}: {type(exc).__name__}: {exc}",
-                            hint="remove or replace the file") from None
-        if p.hflip and g is not None and bool(torch.rand((), generator=g) < 0.5):
-            img = img.flip(-1)
-        return _to_unit(img)
+        if p.preprocess == "resize_and_crop" and g is not None:
+            img = random_crop(load_image(path, 3, (p.load_size, p.load_size)), p.image_size, g)
+        else:
+            img = load_image(path, 3, (p.image_size, p.image_size))
+        if p.hflip and g is not None:
+            img = random_hflip(img, g)
+        return to_unit_range(img)
 
     def __getitem__(self, item: tuple[int, int]) -> dict[str, torch.Tensor]:
         i, seed = item

@@ -6,10 +6,9 @@ from typing import Sequence
 import torch
 from torch.utils.data import Dataset
 
+from gancompose.data.images import to_unit_range  # noqa: F401  (re-exported for the datasets)
 
-def to_unit_range(images: torch.Tensor) -> torch.Tensor:
-    """uint8 ``[0, 255]`` -> float32 ``[-1, 1]``."""
-    return images.to(torch.float32).div_(127.5).sub_(1.0)
+
 
 
 class InMemoryImages(Dataset):

@@ -1,21 +1,18 @@
 """Any folder of images on disk, read lazily through the DataLoader."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal, Optional
 
 import torch
 from pydantic import Field
 from torch.utils.data import Dataset
-from PIL import Image, ImageOps
 from torchvision.transforms import v2
 
 from gancompose import Params
+from gancompose.data.images import IMAGE_EXTENSIONS, load_image, random_crop, random_hflip, scan_images
 from gancompose.errors import DataError
 
-#: File extensions (lower case) that count as images.
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 class ImageFolderParams(Params):
@@ -35,25 +32,6 @@ class ImageFolderParams(Params):
     labels: Literal["none", "subfolders"] = Field(
         "none", description="'subfolders': one class per immediate subfolder of root (sorted by name; "
                             "images directly in root are then ignored); 'none': unlabelled")
-
-
-def _is_image(name: str) -> bool:
-    return not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS)
-
-
-def _scan(folder: Path) -> list[Path]:
-    """Image files under ``folder``, recursively, in a sorted, platform-independent order."""
-    found: list[Path] = []
-    seen: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        real = os.path.realpath(dirpath)
-        if real in seen:  # a symlink cycle
-            dirnames[:] = []
-            continue
-        seen.add(real)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found += [Path(dirpath) / f for f in sorted(filenames) if _is_image(f)]
-    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
 class ImageFolderDataset(Dataset):
@@ -88,7 +66,7 @@ class ImageFolderDataset(Dataset):
             files = []
             subdirs = sorted(d for d in self.root.iterdir() if d.is_dir() and not d.name.startswith("."))
             for d in subdirs:
-                found = _scan(d)
+                found = scan_images(d)
                 if found:
                     labels += [len(self.classes)] * len(found)
                     self.classes.append(d.name)
@@ -98,7 +76,7 @@ class ImageFolderDataset(Dataset):
                                 hint=f"put the images of each class in its own subfolder: {params.root}/CLASS/*.png; "
                                      f"or set data.labels = 'none'")
         else:
-            files = _scan(self.root)
+            files = scan_images(self.root)
             if not files:
                 raise DataError(f"no images found under {where}",
                                 hint=f"prepare it: {params.prepare}" if params.prepare else f"set data.root to {expect}")
@@ -119,18 +97,10 @@ class ImageFolderDataset(Dataset):
 
     def _augment(self, img: torch.Tensor, g: torch.Generator | None) -> torch.Tensor:
         """Random crop (zero-padded up to the size if needed) and horizontal flip, drawn from ``g``."""
-        size = self.params.image_size
         if self.params.crop == "random":
-            h, w = img.shape[1:]
-            ph, pw = max(0, size - h), max(0, size - w)
-            if ph or pw:
-                img = torch.nn.functional.pad(img, (pw, pw, ph, ph))
-                h, w = img.shape[1:]
-            y = int(torch.randint(0, h - size + 1, (), generator=g))
-            x = int(torch.randint(0, w - size + 1, (), generator=g))
-            img = img[:, y:y + size, x:x + size]
-        if self.params.hflip and bool(torch.rand((), generator=g) < 0.5):
-            img = img.flip(-1)
+            img = random_crop(img, self.params.image_size, g)
+        if self.params.hflip:
+            img = random_hflip(img, g)
         return img
 
     def __len__(self) -> int:
@@ -138,14 +108,7 @@ class ImageFolderDataset(Dataset):
 
     def read(self, index: int) -> torch.Tensor:
         """The file at ``index`` as uint8 ``[C, H, W]``, before any transform."""
-        path = self.files[index]
-        try:
-            with Image.open(path) as im:
-                im = ImageOps.exif_transpose(im).convert("RGB" if self.params.channels == 3 else "L")
-                return v2.functional.pil_to_tensor(im)
-        except Exception as exc:
-            raise DataError(f"cannot read image {str(path)!r}: {type(exc).__name__}: {exc}",
-                            hint="remove or replace the file") from None
+        return load_image(self.files[index], self.params.channels)
 
     def __getitem__(self, item: int | tuple[int, int]) -> dict[str, torch.Tensor]:
         index, seed = item if isinstance(item, tuple) else (item, None)
