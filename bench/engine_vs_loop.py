@@ -23,6 +23,9 @@ Variants:
   (LSGAN + cycle x 10 + identity x 5, discriminators frozen), then the discriminators step on image-pool
   fakes with each loss halved; its image pools use Python's ``random`` as the official ``ImagePool`` does.
 
+bench/speed.py imports :func:`recipe_for`, :func:`engine_recipe`, :func:`engine_runner`, :func:`synchronizer` and
+:func:`timed` from here (it also times the StyleGAN2 recipes, which have no hand loop in this file).
+
 Both sides start from the same weights and read the same in-memory images. Runs alternate (engine, loop,
 engine, loop, ...) so drift in machine load hits both; the median of the repeats is reported. Prints
 images/s of both (images = generator updates x batch size) and the ratio engine/loop (target >= 0.97).
@@ -30,6 +33,7 @@ images/s of both (images = generator updates x batch size) and the ratio engine/
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
 import statistics
@@ -56,11 +60,23 @@ WGANGP_FROM_DCGAN = [
 ]
 
 
+#: stylegan2_cifar10.toml (the official cifar configuration, class-conditional) on the 6 shape classes: no download
+STYLEGAN2_ON_SHAPES = [
+    "data={type='shapes', image_size=32}",
+    "networks.generator.num_classes=6", "networks.discriminator.num_classes=6",
+]
+
+
 def recipe_for(variant: str) -> tuple[Path, list[str]]:
+    """The recipe a variant times and the overrides that make it one (data needing no download)."""
     if variant == "cyclegan":
         return RECIPES / "cyclegan_monet2photo.toml", ["data={type='unpaired_shapes', size=16}"]
     if variant == "dcgan":
         return RECIPES / "dcgan_shapes.toml", []
+    if variant == "stylegan2":  # GPU-sized: 512 channels, batch 64
+        return RECIPES / "stylegan2_cifar10.toml", list(STYLEGAN2_ON_SHAPES)
+    if variant == "stylegan2_small":  # CPU-sized
+        return RECIPES / "stylegan2_shapes.toml", []
     own = RECIPES / "wgangp_shapes.toml"
     if own.exists():
         return own, []
@@ -75,16 +91,29 @@ def size_overrides(raw: dict, size: int) -> list[str]:
     return out
 
 
+def engine_recipe(variant: str, device: str, batch_size: int, image_size: int, overrides=()):
+    """``(recipe path, the variant's overrides, the loaded recipe)`` at this batch, device and image size;
+    ``overrides`` come last."""
+    path, variant_overrides = recipe_for(variant)
+    recipe = load_recipe(path, [*variant_overrides, f"train.batch_size={batch_size}", f'train.device="{device}"',
+                                *size_overrides(load_raw(path), image_size), *overrides])
+    return path, variant_overrides, recipe
+
+
 # ------------------------------------------------------------------------------------------- engine
 def engine_runner(run):
+    """``steps(n)``: n training steps as gancompose.engine.train runs them (its [performance] precision flags
+    on for the duration), without callbacks."""
     logs, grads = StepLogs(), _GradSwitch(run.networks)
     run.networks.train()
+    perf = getattr(run, "performance", None)
 
     def steps(n):
-        for _ in range(n):
-            run_step(run, run.state.step, logs, grads)
-            run.state.step += 1
-        logs.means()  # the engine reads its losses once per log interval; include one read per timing
+        with perf.float32_matmul() if perf is not None else contextlib.nullcontext():
+            for _ in range(n):
+                run_step(run, run.state.step, logs, grads)
+                run.state.step += 1
+            logs.means()  # the engine reads its losses once per log interval; include one read per timing
         logs.reset()
     return steps
 
@@ -250,6 +279,11 @@ LOOPS = {"dcgan": dcgan_loop, "wgangp": wgangp_loop, "cyclegan": cyclegan_loop}
 
 
 # ------------------------------------------------------------------------------------------- timing
+def synchronizer(device: torch.device):
+    """What to call before reading the clock: wait for the device's queued work."""
+    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+
 def timed(fn, n, sync):
     sync()
     t = time.perf_counter()
@@ -277,12 +311,9 @@ def main():
     a.batch_size = a.batch_size or (1 if a.variant == "cyclegan" else 64)
     steps = a.steps or {("dcgan", True): 10, ("dcgan", False): 200, ("wgangp", True): 3, ("wgangp", False): 50,
                         ("cyclegan", True): 3, ("cyclegan", False): 100}[(a.variant, cpu)]
-    path, variant_overrides = recipe_for(a.variant)
-    raw = load_raw(path)
-    recipe = load_recipe(path, [*variant_overrides, f"train.batch_size={a.batch_size}", f'train.device="{a.device}"',
-                                *size_overrides(raw, a.image_size), *a.overrides])
+    path, variant_overrides, recipe = engine_recipe(a.variant, a.device, a.batch_size, a.image_size, a.overrides)
     run = build_run(recipe)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync = synchronizer(device)
     sides = {"engine": engine_runner(run), "loop": LOOPS[a.variant](run, device, a.batch_size, recipe.train.seed)}
     for fn in sides.values():  # warm-up: allocator, cuDNN autotuning, first-touch
         timed(fn, max(1 if a.variant != "dcgan" and cpu else 2, steps // 5), sync)

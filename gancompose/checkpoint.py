@@ -230,6 +230,17 @@ def load_networks(run, ckpt: Checkpoint, *, ema: bool = True) -> None:
                 load_module(net, state, f"EMA of {name!r}")
 
 
+def _states_like_params(opt: torch.optim.Optimizer) -> None:
+    """Optimizer states (Adam's moments) in the memory layout of their parameter, as the optimizer made them:
+    a file stores them contiguous, and a fused kernel walks a channels_last parameter and its moments in
+    memory order."""
+    for group in opt.param_groups:
+        for p in group["params"]:
+            for key, value in opt.state.get(p, {}).items():
+                if torch.is_tensor(value) and value.shape == p.shape and value.stride() != p.stride():
+                    opt.state[p][key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
+
+
 def restore_run(run, ckpt: Checkpoint) -> None:
     """Put ``run`` back in the state the checkpoint was written in (weights, optimizers, RNG, counters)."""
     load_networks(run, ckpt)
@@ -245,6 +256,7 @@ def restore_run(run, ckpt: Checkpoint) -> None:
         for idx, scalars in opt_meta[name]["scalars"].items():
             state.setdefault(int(idx), {}).update(scalars)
         opt.load_state_dict({"state": state, "param_groups": opt_meta[name]["param_groups"]})
+        _states_like_params(opt)
     if hasattr(run.schedule, "load_state_dict"):
         run.schedule.load_state_dict({k: v.to(run.device) for k, v in ckpt.tensors("schedule.").items()})
     rng = ckpt.tensors("rng.")
@@ -259,3 +271,6 @@ def restore_run(run, ckpt: Checkpoint) -> None:
     if run.stream is not None:
         run.stream.epoch, run.stream.position = epoch, position
         run.stream._it = None
+    if run.performance is not None:  # the saved groups carry the writing run's kernel flags
+        from gancompose.performance.settings import apply_fused
+        apply_fused(run.performance, run.optimizers, requested=False)

@@ -139,6 +139,8 @@ def run(recipe, overrides, max_steps, device, seed, resume, output_dir, quiet, t
     except KeyboardInterrupt:  # a second Ctrl-C / SIGTERM: stop at once (checkpoint writes are atomic)
         err_console.print("stopped at once; the last checkpoint written is whole", soft_wrap=True)
         sys.exit(130)
+    if result.last_checkpoint is None and result.run.dist is not None and not result.run.dist.is_main:
+        return  # torchrun: process 0 reports
     status = "stopped early" if result.stopped_early else "done"
     err_console.print(f"{status} at step {result.run.state.step}: {result.run_dir}", soft_wrap=True)
     if result.last_checkpoint:

@@ -65,3 +65,6 @@ def render_explanation(run, console: Console) -> None:
     console.print(f"train: {steps:,} steps{epochs} x batch {t.batch_size} = {steps * t.batch_size:,} real images per "
                   f"discriminator phase; samples every {t.sample_every}, checkpoints every {t.checkpoint_every}"
                   + (f"; EMA of {t.ema.network} (decay {t.ema.decay})" if t.ema else ""))
+    auto_note = ("; on CUDA 'auto' means bf16 autocast + TF32, channels_last, fused optimizers "
+                 "(docs/performance.md)") if run.device.type != "cuda" and r.performance.precision == "auto" else ""
+    console.print(f"performance ({run.device}): {run.performance.describe().partition(': ')[2]}{auto_note}")

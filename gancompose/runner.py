@@ -17,6 +17,7 @@ from gancompose.callbacks.tensorboard import TensorBoard, summary_writer_class
 from gancompose.checkpoint import Checkpoint, load_networks, restore_run
 from gancompose.engine import train
 from gancompose.errors import CheckpointError, GancomposeError
+from gancompose.performance.distributed import Distributed, check_supported
 from gancompose.portable.init_from import print_reports
 from gancompose.recipe import validate_recipe
 from gancompose.registry import Registry, default_registry
@@ -81,20 +82,50 @@ def run_recipe(recipe, *, resume: str | Path | None = None, max_steps: int | Non
     """Train ``recipe`` (resuming from a checkpoint if given) and return where it wrote its files."""
     # an optional extra that is missing fails now, before anything is built or written
     writer_class = summary_writer_class(recipe._source) if recipe.train.tensorboard else None
+    dist = Distributed.from_env()  # launched by torchrun with several processes
+    if dist is None:
+        return _run(recipe, resume, max_steps, quiet, device, progress, console, writer_class, None)
+    check_supported(recipe)
+    dist.start(dist.device(resolve_device(device or recipe.train.device)))
+    try:
+        return _run(recipe, resume, max_steps, quiet, device, progress and dist.is_main, console, writer_class, dist)
+    finally:
+        dist.stop()
+
+
+def _run(recipe, resume, max_steps, quiet, device, progress, console, writer_class, dist) -> RunResult:
     ckpt = Checkpoint(resume) if resume is not None else None
-    run = build_run(recipe, device=resolve_device(device) if device else None, init_weights=ckpt is None)
-    if run.init_reports:
-        print_reports(run.init_reports, console)
+    main = dist is None or dist.is_main
+    target = resolve_device(device or recipe.train.device)
+    run = build_run(recipe, device=dist.device(target) if dist is not None else target, init_weights=ckpt is None,
+                    dist=dist)
+    if main:
+        say = (console or Console(stderr=True)).print
+        if run.init_reports:
+            print_reports(run.init_reports, console)
+        if progress:
+            say(f"[dim]performance: {run.performance.describe()}"
+                + (f"; {dist.world} processes (torchrun)" if dist is not None else "") + "[/]", soft_wrap=True)
+        if run.compiled is not None:
+            run.compiled.report = lambda line: say(f"[yellow]{line}[/]", soft_wrap=True)
     if ckpt is not None:
         _check_same_networks(recipe, ckpt)
         restore_run(run, ckpt)
+    if not main:  # process 0 writes the run folder; the others train and agree on when to stop
+        run_dir = dist.from_main(None)
+        with _StopOnInterrupt() as flag:
+            train(run, until=_until(run, max_steps), callbacks=[_StopCheck(flag)])
+        return RunResult(run, run_dir, None, run.state.step < _until(run, max_steps))
+    if ckpt is not None:
         run_dir = run_dir_of_checkpoint(ckpt.path) or new_run_dir(recipe.train.output_dir, recipe.name)
     else:
         run_dir = new_run_dir(recipe.train.output_dir, recipe.name)
+    if dist is not None:
+        dist.from_main(run_dir)
     write_recipe(run_dir, recipe)
 
     t = recipe.train
-    until = run.total_steps if max_steps is None else min(run.total_steps, max_steps)
+    until = _until(run, max_steps)
     metrics = MetricsLog(run_dir / "metrics.jsonl", t.log_every)
     checkpoints = Checkpointer(run_dir / "checkpoints", t.checkpoint_every, t.keep_checkpoints)
     # first: reads the non-finite flag before the metrics log resets it and before any checkpoint is written
@@ -125,6 +156,10 @@ def run_recipe(recipe, *, resume: str | Path | None = None, max_steps: int | Non
                "No checkpoint was written before it."),
             hint="lower the learning rate, or set train.on_nan = 'rollback' or 'skip'")
     return RunResult(run, run_dir, checkpoints.last, run.state.step < until)
+
+
+def _until(run, max_steps: int | None) -> int:
+    return run.total_steps if max_steps is None else min(run.total_steps, max_steps)
 
 
 def resume_command(run_dir: Path, checkpoint: str | Path) -> str:

@@ -196,21 +196,25 @@ def test_unpaired_folders_resize_crop_flip_to_unit_range(tmp_path):
 
 # --------------------------------------------------------------------------- cycle terms
 class _Pair:
-    def __init__(self, g_ab, g_ba):
-        self.nets = {"AB": g_ab, "BA": g_ba}
+    roles = {"G_AB": "G_AB", "G_BA": "G_BA"}
 
-    def generator(self, s, t):
-        return self.nets[s + t]
+    def __init__(self, g_ab, g_ba):
+        self.nets = {"G_AB": g_ab, "G_BA": g_ba}
 
 
 class _Ctx:
-    def __init__(self, batch):
-        self.batch, self._cache = batch, {}
+    """The StepContext surface a view reads: the batch, the step cache, networks by name."""
+
+    def __init__(self, batch, nets):
+        self.batch, self._cache, self.nets = batch, {}, nets
 
     def remember(self, key, make):
         if key not in self._cache:
             self._cache[key] = make()
         return self._cache[key]
+
+    def network(self, name):
+        return self.nets[name]
 
 
 def test_cycle_and_identity_terms_on_known_tensors():
@@ -222,7 +226,7 @@ def test_cycle_and_identity_terms_on_known_tensors():
         return x + 1.0
 
     pair = _Pair(g_ab, lambda x: x - 0.5)  # G_AB adds 1, G_BA takes 0.5 away
-    ctx = _Ctx({"A": a, "B": b})
+    ctx = _Ctx({"A": a, "B": b}, pair.nets)
     forward, backward = GeneratorView(ctx, pair, "A"), GeneratorView(ctx, pair, "B")
     cyc = CycleConsistency(PairTermParams(network="G_AB"))
     idt = Identity(PairTermParams(network="G_AB"))

@@ -41,7 +41,8 @@ def linear_critic(w, b=0.0, out_features=None):
 
 def context(critic, real, fake, name="discriminator"):
     """The part of a StepContext the terms read."""
-    return SimpleNamespace(real=real, fake=fake, run=SimpleNamespace(networks={name: critic}))
+    networks = {name: critic}
+    return SimpleNamespace(real=real, fake=fake, run=SimpleNamespace(networks=networks), network=networks.__getitem__)
 
 
 def _run(name, tmp_path, extra=()):

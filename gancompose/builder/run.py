@@ -1,6 +1,7 @@
 """A :class:`Run`: every live object a recipe describes, plus the counters the loop advances."""
 from __future__ import annotations
 
+import contextlib
 import copy
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -12,6 +13,8 @@ from gancompose.builder.networks import NetworkReport, build_network, call_facto
 from gancompose.data import BatchStream
 from gancompose.errors import RecipeError
 from gancompose.portable.freeze import apply_trainable, trainable_parameters
+from gancompose.performance.compile import CompiledNetworks
+from gancompose.performance.settings import apply_fused, resolve_performance, to_channels_last
 from gancompose.portable.init_from import apply_init_from
 from gancompose.registry import Registry, default_registry
 
@@ -46,28 +49,51 @@ class Run:
     fault: Any = None
     #: what each network's ``init_from`` loaded (gancompose.portable.init_from.LoadReport), by network name
     init_reports: dict[str, Any] = field(default_factory=dict)
+    #: the ``[performance]`` section resolved for this device (gancompose.performance.Performance)
+    performance: Any = None
+    #: the compiled networks and their fallbacks (gancompose.performance.compile.CompiledNetworks), or None
+    compiled: Any = None
+    #: this process's place under torchrun (gancompose.performance.distributed.Distributed), or None
+    dist: Any = None
+    #: network name -> its DistributedDataParallel wrapper, for the networks an optimizer trains (torchrun)
+    replicas: dict[str, nn.Module] = field(default_factory=dict)
     #: the batch size a schedule set for this step (``run.batch_size``); None: ``train.batch_size``
     _batch_size: int | None = field(default=None, repr=False)
+
+    def autocast(self):
+        """The context the loop computes a phase's terms in ([performance] precision = 'bf16': autocast)."""
+        return self.performance.autocast() if self.performance is not None else contextlib.nullcontext()
 
     # ------------------------------------------------------------------------------ data
     @property
     def batch_size(self) -> int:
-        """Samples per batch this step: ``train.batch_size``, or what the schedule set (progressive growing)."""
+        """Samples per batch this step: ``train.batch_size``, or what the schedule set (progressive growing).
+        Under torchrun this is the batch of all processes together; each takes :attr:`local_batch_size`."""
         return self._batch_size or self.recipe.train.batch_size
 
     @batch_size.setter
     def batch_size(self, n: int) -> None:
         self._batch_size = int(n)
 
+    @property
+    def local_batch_size(self) -> int:
+        """This process's share of :attr:`batch_size` (all of it outside torchrun)."""
+        return self.batch_size if self.dist is None else self.dist.share(self.batch_size)
+
     def next_batch(self) -> dict[str, torch.Tensor]:
         batch = self.stream.next(self.batch_size)
-        self.state.images_seen += next(iter(batch.values())).shape[0]  # an unpaired batch has "A" and "B"
+        self.state.images_seen += self.batch_size  # all processes' images (an unpaired batch has "A" and "B")
+        if self.performance is not None and self.performance.channels_last:
+            batch = {k: v.contiguous(memory_format=torch.channels_last) if v.dim() == 4 else v
+                     for k, v in batch.items()}
         prepare = getattr(self.schedule, "prepare_batch", None)  # e.g. reals at the current resolution (ProGAN)
         return batch if prepare is None else prepare(batch)
 
     def sample_labels(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` class labels drawn uniformly (for fake batches of a conditional generator)."""
         device = generator.device if generator is not None else self.device
+        if generator is None and self.dist is not None:  # every process draws all processes' labels, keeps its own
+            return self.dist.mine(torch.randint(self.num_classes, (n * self.dist.world,), device=device))
         return torch.randint(self.num_classes, (n,), device=device, generator=generator).to(self.device)
 
     @property
@@ -75,8 +101,13 @@ class Run:
         return getattr(self.dataset, "num_classes", None)
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        spec = self.recipe.latent
         device = generator.device if generator is not None else self.device
+        if generator is None and self.dist is not None:  # the same latents as one process with the whole batch
+            return self.dist.mine(self._draw_latent(n * self.dist.world, device, None))
+        return self._draw_latent(n, device, generator)
+
+    def _draw_latent(self, n: int, device, generator) -> torch.Tensor:
+        spec = self.recipe.latent
         if spec.distribution == "normal":
             z = torch.randn(n, spec.dim, device=device, generator=generator)
         else:
@@ -198,24 +229,30 @@ def build_dataset(recipe, registry: Registry):
 
 
 def build_run(recipe, *, registry: Registry | None = None, device: torch.device | None = None,
-              dataset=None, with_data: bool = True, init_weights: bool = True) -> Run:
+              dataset=None, with_data: bool = True, init_weights: bool = True, dist=None) -> Run:
     """Build everything a recipe describes. Seeds torch with ``train.seed`` first, so the initial
     weights depend on the seed alone. Errors name the recipe's file and key path.
-    ``init_weights=False`` skips the networks' ``init_from`` (a resumed run restores every weight anyway)."""
+    ``init_weights=False`` skips the networks' ``init_from`` (a resumed run restores every weight anyway).
+    ``dist``: this process's place under torchrun (gancompose.performance.distributed.Distributed), whose
+    process group has started."""
     try:
-        return _build_run(recipe, registry, device, dataset, with_data, init_weights)
+        return _build_run(recipe, registry, device, dataset, with_data, init_weights, dist)
     except RecipeError as exc:
         raise exc.with_file(getattr(recipe, "_source", None)) from None
 
 
-def _build_run(recipe, registry, device, dataset, with_data, init_weights=True) -> Run:
+def _build_run(recipe, registry, device, dataset, with_data, init_weights=True, dist=None) -> Run:
     registry = registry or default_registry()
     torch.manual_seed(recipe.train.seed)
     device = device or resolve_device(recipe.train.device)
+    perf = resolve_performance(recipe.performance, device)
     dataset = dataset if dataset is not None else build_dataset(recipe, registry)
     networks, reports = build_networks(recipe, registry, dataset)
     networks.to(device)
-    run = Run(recipe=recipe, registry=registry, device=device, dataset=dataset, networks=networks, reports=reports)
+    if perf.channels_last:  # before the EMA copy, which keeps the layout
+        to_channels_last(networks)
+    run = Run(recipe=recipe, registry=registry, device=device, dataset=dataset, networks=networks, reports=reports,
+              performance=perf, dist=dist)
     # after init and spectral norm, before the EMA copy and the optimizers (gancompose/portable/)
     if init_weights:
         run.init_reports = apply_init_from(recipe, networks)
@@ -235,8 +272,17 @@ def _build_run(recipe, registry, device, dataset, with_data, init_weights=True) 
     run.loss = _build("loss", recipe.loss, registry, ["loss"])
     run.regularizers = [_build("regularizer", spec, registry, ["regularizers", i])
                         for i, spec in enumerate(recipe.regularizers)]
+    apply_fused(perf, run.optimizers, requested=recipe.performance.fused_optimizers is True)
     run.schedule = _build("schedule", recipe.schedule, registry, ["schedule"], run)
     if with_data:
+        if dist is not None:
+            dist.share(recipe.train.batch_size)  # a batch that does not split evenly is refused now
         run.stream = BatchStream(dataset, recipe.train.batch_size, seed=recipe.train.seed, device=device,
-                                 num_workers=recipe.train.num_workers)
+                                 num_workers=recipe.train.num_workers,
+                                 part=(dist.rank, dist.world) if dist is not None else (0, 1))
+    if perf.compile:  # after the EMA copy: the average stays an eager module
+        run.compiled = CompiledNetworks(networks, backend=perf.compile_backend, mode=perf.compile_mode)
+    if dist is not None:
+        dist.sync_every = recipe.train.log_every
+        dist.replicate(run)
     return run

@@ -2,7 +2,8 @@
 
 The order of an epoch is a permutation drawn from ``(seed, epoch)`` alone, and the stream's state is
 two integers (epoch, samples taken in it), so a resumed run sees exactly the batches it would have
-seen, also when the batch size changes between steps (progressive growing: ``next(batch_size)``). Datasets that can gather a whole batch at once (``get_batch(indices)``) skip the DataLoader.
+seen, also when the batch size changes between steps (progressive growing: ``next(batch_size)``). Datasets that can gather a whole batch at once (``get_batch(indices)``) skip the DataLoader; on a GPU,
+those that can keep a copy there (``stage(device)``) gather and convert it there.
 
 A dataset with ``seeded_items = True`` receives ``(index, seed)`` pairs instead of indices, the seeds
 drawn from the same ``(seed, epoch)`` generator: its random choices (an augmentation, the unpaired
@@ -20,9 +21,13 @@ from gancompose.errors import DataError
 
 
 class EpochBatchSampler(Sampler[list]):
-    def __init__(self, n: int, batch_size: int, seed: int, seeded_items: bool = False):
+    """Batches of ``batch_size`` in the order of ``(seed, epoch)``; with ``part = (rank, world)`` each batch is cut
+    in ``world`` equal slices and this sampler yields slice ``rank`` (torchrun: every process its share)."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, seeded_items: bool = False, part: tuple[int, int] = (0, 1)):
         self.n, self.batch_size, self.seed = n, batch_size, seed
         self.seeded_items = seeded_items
+        self.part = part
         self.epoch, self.start = 0, 0
 
     def _generator(self, epoch: int) -> torch.Generator:
@@ -42,21 +47,25 @@ class EpochBatchSampler(Sampler[list]):
 
     def __iter__(self) -> Iterator[list]:
         items = self.items(self.epoch)
+        rank, world = self.part
+        k = self.batch_size // world
         for b in range(self.start, self.n - self.batch_size + 1, self.batch_size):
-            yield items[b:b + self.batch_size]
+            yield items[b + rank * k:b + (rank + 1) * k]
 
 
 class BatchStream:
     def __init__(self, dataset: Dataset, batch_size: int, *, seed: int, device: torch.device,
-                 num_workers: int = 0, epoch: int = 0, position: int = 0):
+                 num_workers: int = 0, epoch: int = 0, position: int = 0, part: tuple[int, int] = (0, 1)):
         n = len(dataset)  # type: ignore[arg-type]
         if n < batch_size:
             raise DataError(f"the dataset has {n} samples, fewer than one batch of {batch_size}",
                             hint="lower train.batch_size or use more data")
         self.dataset, self.device = dataset, device
-        self.sampler = EpochBatchSampler(n, batch_size, seed, getattr(dataset, "seeded_items", False))
+        self.sampler = EpochBatchSampler(n, batch_size, seed, getattr(dataset, "seeded_items", False), part)
         self.epoch, self.position = epoch, position
         self._direct = hasattr(dataset, "get_batch")
+        if self._direct and device.type != "cpu" and hasattr(dataset, "stage"):
+            dataset.stage(device)  # in-memory data gathered on the GPU: no per-batch host work or copy
         self._loader = None
         if not self._direct:
             self._loader = DataLoader(dataset, batch_sampler=self.sampler, num_workers=num_workers,

@@ -25,13 +25,16 @@ def call(net: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor | None) -> 
 
 
 class StepContext:
-    def __init__(self, run, step: int, shared: dict[str, Any], reuse: tuple[str, ...] = (), log=None):
+    def __init__(self, run, step: int, shared: dict[str, Any], reuse: tuple[str, ...] = (), log=None,
+                 trained: tuple[str, ...] = ()):
         self.run = run
         self.step = step
         self._shared = shared  # tensors cached across the phases of one step
         self._reuse = reuse
         self._cache: dict[str, Any] = {}
         self._log = log
+        self._trained = trained  # the networks this phase's optimizers step
+        self._replica_outputs: list = []  # outputs of DistributedDataParallel calls in this phase
 
     def log(self, name: str, value: torch.Tensor) -> None:
         """Log a value with the phase's losses (``PHASE/name`` in metrics.jsonl) without adding it to the loss:
@@ -40,9 +43,28 @@ class StepContext:
             self._log(name, value.detach())
 
     # ----------------------------------------------------------------------------- networks
+    def network(self, name: str) -> torch.nn.Module:
+        """The network called ``name`` in the recipe, to call in this phase. Terms call networks through
+        this (or :meth:`net`): under torchrun a network this phase trains is called through its
+        DistributedDataParallel replica, so that its gradients are averaged across processes."""
+        replicas = self.run.replicas
+        if replicas and name in self._trained and name in replicas:
+            return _Replicated(self.run.networks[name], replicas[name], self._replica_outputs)
+        return self.run.networks[name]
+
     def net(self, role: str) -> torch.nn.Module:
         """The network playing ``role`` in the schedule (``"generator"``, ``"discriminator"``...)."""
-        return self.run.networks[self.run.schedule.roles[role]]
+        return self.network(self.run.schedule.roles[role])
+
+    def touch_replicated(self, total: torch.Tensor) -> torch.Tensor:
+        """``total`` plus zero times every output of a replicated call: DistributedDataParallel averages
+        gradients when every parameter used in the forward pass has one, which a term that differentiates only
+        with respect to the input (R1 alone in its phase) does not give (StyleGAN2-ADA adds ``logits * 0`` for
+        the same reason). Unchanged when nothing is replicated."""
+        touched = [t for out in self._replica_outputs for t in _tensors(out) if t.requires_grad]
+        if not touched:
+            return total
+        return total + sum(t.float().sum() for t in touched) * 0.0
 
     @property
     def generator(self) -> torch.nn.Module:
@@ -58,8 +80,9 @@ class StepContext:
 
     @property
     def batch_size(self) -> int:
-        """Samples per batch this step: ``train.batch_size`` unless the schedule changed it."""
-        return self.run.batch_size
+        """Samples per batch this step in this process: ``train.batch_size`` unless the schedule changed it
+        (under torchrun, this process's share of it)."""
+        return self.run.local_batch_size
 
     # --------------------------------------------------------------------------------- data
     def _cached(self, key: str, make):
@@ -115,3 +138,30 @@ class StepContext:
     def remember(self, key: str, make):
         """Cache any other per-phase computation under ``key`` (plugins use this for their terms)."""
         return self._cached(key, make)
+
+
+def _tensors(out) -> list[torch.Tensor]:
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if isinstance(out, (tuple, list)):
+        return [t for o in out for t in _tensors(o)]
+    if isinstance(out, dict):
+        return [t for o in out.values() for t in _tensors(o)]
+    return []
+
+
+class _Replicated:
+    """A network as a phase that trains it calls it under torchrun: calls go through its
+    DistributedDataParallel wrapper (outputs recorded for :meth:`StepContext.touch_replicated`), everything
+    else (attributes, methods such as ``features``) is the network's own."""
+
+    def __init__(self, module: torch.nn.Module, replica: torch.nn.Module, outputs: list):
+        self.__dict__.update(_module=module, _replica=replica, _outputs=outputs)
+
+    def __call__(self, *args, **kwargs):
+        out = self._replica(*args, **kwargs)
+        self._outputs.append(out)
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)

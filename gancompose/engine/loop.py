@@ -5,7 +5,7 @@
         set learning rates for this step
         for each phase the schedule gives for this step:
             repeat phase.repeat times:
-                loss = sum(weight * every * term(ctx) for each term active at this step)
+                loss = sum(weight * every * term(ctx) for each term active at this step)   (under autocast)
                 zero the phase's optimizers; loss.backward(); step them; apply constraints
         update EMA; advance counters; callbacks
 """
@@ -17,6 +17,7 @@ from typing import Iterable, Protocol
 import torch
 
 from gancompose.engine.context import StepContext
+from gancompose.performance.compile import PhaseInputs
 
 
 class Callback(Protocol):
@@ -105,19 +106,9 @@ def run_step(run, step: int, logs: StepLogs, grads: _GradSwitch) -> None:
             continue
         grads.set(phase.frozen)
         optimizers = [run.optimizers[name] for name in phase.optimizers]
-        skip_nonfinite = run.recipe.train.on_nan == "skip"
         for _ in range(phase.repeat):
-            total, values = None, []
-            ctx = StepContext(run, step, shared, phase.reuse,
-                              log=lambda name, v, p=phase.name, out=values: out.append((f"{p}/{name}", v)))
-            for term in terms:
-                value = term(ctx) * (term.weight * term.every)
-                values.append((f"{phase.name}/{term.name}", value))
-                total = value if total is None else total + value
-            for opt in optimizers:
-                opt.zero_grad(set_to_none=True)
-            total.backward()
-            if skip_nonfinite and not _all_finite(total, optimizers):  # one host sync per step, 'skip' only
+            ctx, total, values = _forward_backward(run, phase, terms, optimizers, step, shared)
+            if run.recipe.train.on_nan == "skip" and not _all_finite(total, optimizers):  # one host sync, 'skip' only
                 for opt in optimizers:
                     opt.zero_grad(set_to_none=True)
                 run.skipped_steps += 1
@@ -132,6 +123,41 @@ def run_step(run, step: int, logs: StepLogs, grads: _GradSwitch) -> None:
                     constraint.after_step(ctx)
     grads.set(())
     run.update_ema(step)
+
+
+def _forward_backward(run, phase, terms, optimizers, step: int, shared: dict):
+    """One run of a phase up to its gradients: the weighted terms under the run's autocast, then backward().
+    A compiled network that fails in it goes back to eager and the phase runs again on the same inputs
+    (gancompose/performance/compile.py)."""
+    compiled = run.compiled if run.compiled is not None and run.compiled.compiled else None
+    while True:
+        if compiled is not None:
+            inputs, known = PhaseInputs(run), set(shared)
+            compiled.start()
+        try:
+            values: list = []
+            ctx = StepContext(run, step, shared, phase.reuse, trained=phase.optimizers,
+                              log=lambda name, v, p=phase.name, out=values: out.append((f"{p}/{name}", v)))
+            total = None
+            with run.autocast():
+                for term in terms:
+                    value = term(ctx) * (term.weight * term.every)
+                    values.append((f"{phase.name}/{term.name}", value))
+                    total = value if total is None else total + value
+                total = ctx.touch_replicated(total)  # DDP: every parameter the phase's forwards used gets a gradient
+            for opt in optimizers:
+                opt.zero_grad(set_to_none=True)
+            total.backward()
+            return ctx, total, values
+        except Exception as exc:
+            if compiled is None or not compiled.fall_back(exc):
+                raise
+            for opt in optimizers:
+                opt.zero_grad(set_to_none=True)
+            for key in set(shared) - known:  # made by the failed attempt, possibly by the compiled graph
+                del shared[key]
+            inputs.restore()
+            compiled = compiled if compiled.compiled else None
 
 
 def _all_finite(total: torch.Tensor, optimizers) -> bool:
@@ -152,12 +178,15 @@ def train(run, *, until: int | None = None, callbacks: Iterable[Callback] = ()) 
     logs = StepLogs()
     grads = _GradSwitch(run.networks)
     run.networks.train()
-    for cb in callbacks:
-        cb.on_train_start(run)
-    while run.state.step < until and not run.stop_requested:
-        run_step(run, run.state.step, logs, grads)
-        run.state.step += 1
+    with run.performance.float32_matmul():  # TF32 or exact fp32 matmuls and convolutions, as [performance] says
         for cb in callbacks:
-            cb.on_step_end(run, logs)
-    for cb in callbacks:
-        cb.on_train_end(run)
+            cb.on_train_start(run)
+        while run.state.step < until and not run.stop_requested:
+            run_step(run, run.state.step, logs, grads)
+            run.state.step += 1
+            for cb in callbacks:
+                cb.on_step_end(run, logs)
+            if run.dist is not None:  # torchrun: every rank stops at the same step
+                run.dist.agree_on_stop(run)
+        for cb in callbacks:
+            cb.on_train_end(run)

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, StringConstraints, create_model
 
-from gancompose.recipe.sections import LatentSpec, Section, TrainSpec
+from gancompose.recipe.sections import LatentSpec, PerformanceSpec, Section, TrainSpec
 from gancompose.portable.spec import network_fields as portable_network_fields
 from gancompose.registry import Registry
 
@@ -103,6 +103,8 @@ def recipe_model(registry: Registry) -> type[BaseModel]:
         schedule=(component_union(registry, "schedule"), Field(description="the training schedule (variant)")),
         data=(component_union(registry, "dataset"), Field(description="the training data")),
         train=(TrainSpec, Field(TrainSpec(), description="loop settings")),
+        performance=(PerformanceSpec, Field(PerformanceSpec(), description="precision, layout, optimizer kernels "
+                                            "and compilation on the device (speed only)")),
         metrics=(list[component_union(registry, "metric", {
             "every": (PositiveInt, Field(500, description="steps between evaluations (and one at the end)")),
         })], Field([], description="metrics computed during training, logged to metrics.jsonl")),

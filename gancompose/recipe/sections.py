@@ -1,7 +1,7 @@
 """The fixed sections of a recipe: everything that is not a pluggable component."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, NonNegativeInt
 
@@ -57,3 +57,30 @@ class TrainSpec(Section):
     rollback_lr_factor: float = Field(0.5, gt=0.0, le=1.0, description="with on_nan = 'rollback': multiply the "
                                       "learning rates by this at each rollback")
     max_rollbacks: PositiveInt = Field(3, description="with on_nan = 'rollback': stop after this many rollbacks")
+
+
+class PerformanceSpec(Section):
+    """How the loop runs on the device: numeric precision, memory layout, optimizer kernels, compilation.
+    Nothing here changes what is trained, only how fast; ``"auto"`` picks per device (docs/performance.md):
+    on CUDA TF32 matmuls and convolutions, bf16 autocast, channels_last and fused Adam; on the CPU plain fp32."""
+    precision: Literal["auto", "fp32", "tf32", "bf16"] = Field(
+        "auto", description="'fp32' (exact float32), 'tf32' (float32 storage, TF32 tensor-core matmuls and "
+                            "convolutions on CUDA), 'bf16' (TF32 plus bfloat16 autocast of the forward passes), "
+                            "'auto' (bf16 on CUDA, fp32 on the CPU)")
+    channels_last: Union[Literal["auto"], bool] = Field(
+        "auto", description="store 4-D weights and images channels-last (NHWC); 'auto': on CUDA")
+    fused_optimizers: Union[Literal["auto"], bool] = Field(
+        "auto", description="fused optimizer kernels (Adam, AdamW, SGD: one kernel for all parameters); "
+                            "'auto': on CUDA, for the optimizers that have them")
+    cudnn_benchmark: Union[Literal["auto"], bool] = Field(
+        "auto", description="let cuDNN time its convolution algorithms for each new shape and keep the fastest; "
+                            "'auto': on CUDA")
+    compile: bool = Field(False, description="torch.compile each network; a network that fails to compile or to "
+                                             "differentiate compiled (double backward of a gradient penalty, R1, "
+                                             "path length) runs eager again, with one logged line")
+    compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(
+        "default", description="torch.compile's mode")
+    compile_backend: str = Field("inductor", description="torch.compile's backend (torch._dynamo.list_backends())")
+    cuda_graphs: bool = Field(False, description="replay each compiled network's kernels as CUDA graphs "
+                                                 "(compile mode 'reduce-overhead'; implies compile): for small, "
+                                                 "launch-bound steps with static shapes, e.g. CycleGAN at batch 1")

@@ -33,6 +33,7 @@ def train_classifier(dataset, steps: int, batch_size: int, seed: int = 0) -> nn.
             idx = torch.randint(len(dataset), (batch_size,), generator=g).tolist()
             batch = dataset.get_batch(idx) if hasattr(dataset, "get_batch") else torch.utils.data.default_collate(
                 [dataset[i] for i in idx])
+            batch = {k: v.cpu() for k, v in batch.items()}  # the data may be staged on the GPU
             loss = F.cross_entropy(net(batch["image"]), batch["label"])
             opt.zero_grad()
             loss.backward()

@@ -45,6 +45,15 @@ class _View:
     def remember(self, key: str, make):
         return self.ctx.remember(key, make)
 
+    def network(self, name: str) -> torch.nn.Module:
+        return self.ctx.network(name)
+
+    def _generator(self, source: str, target: str) -> torch.nn.Module:
+        return self.ctx.network(self.pair.roles[f"G_{source}{target}"])
+
+    def _discriminator(self, domain: str) -> torch.nn.Module:
+        return self.ctx.network(self.pair.roles[f"D_{domain}"])
+
     # unconditional: a cycle pair translates images, it does not generate classes
     labels = fake_labels = None
 
@@ -61,7 +70,7 @@ class _View:
     def _fake(self, domain: str) -> torch.Tensor:
         """An image of ``domain`` translated from the other domain's batch (with its graph)."""
         src = OTHER[domain]
-        return self.ctx.remember(f"fake_{domain}", lambda: self.pair.generator(src, domain)(self._real(src)))
+        return self.ctx.remember(f"fake_{domain}", lambda: self._generator(src, domain)(self._real(src)))
 
 
 class GeneratorView(_View):
@@ -71,15 +80,15 @@ class GeneratorView(_View):
 
     @property
     def generator(self) -> torch.nn.Module:
-        return self.pair.generator(self.source, self.target)
+        return self._generator(self.source, self.target)
 
     @property
     def inverse(self) -> torch.nn.Module:
-        return self.pair.generator(self.target, self.source)
+        return self._generator(self.target, self.source)
 
     @property
     def discriminator(self) -> torch.nn.Module:
-        return self.pair.discriminator(self.target)
+        return self._discriminator(self.target)
 
     @property
     def real(self) -> torch.Tensor:
@@ -109,7 +118,7 @@ class DiscriminatorView(_View):
 
     @property
     def discriminator(self) -> torch.nn.Module:
-        return self.pair.discriminator(self.domain)
+        return self._discriminator(self.domain)
 
     @property
     def real(self) -> torch.Tensor:

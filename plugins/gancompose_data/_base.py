@@ -37,11 +37,23 @@ class InMemoryImages(Dataset):
             item["label"] = self.labels[index]
         return item
 
+    #: the most a dataset copies to the GPU for :meth:`stage` (its uint8 images and labels)
+    STAGE_LIMIT_BYTES = 1 << 30
+
+    def stage(self, device: torch.device) -> bool:
+        """Keep a copy of the images on ``device``, so that :meth:`get_batch` gathers and converts there (no
+        per-batch host work or copy). Declined (False) above :attr:`STAGE_LIMIT_BYTES`."""
+        if self.images.numel() > self.STAGE_LIMIT_BYTES:
+            return False
+        self._staged = (self.images.to(device), None if self.labels is None else self.labels.to(device))
+        return True
+
     def get_batch(self, indices: Sequence[int] | torch.Tensor) -> dict[str, torch.Tensor]:
-        idx = torch.as_tensor(indices, dtype=torch.long)
-        batch = {"image": to_unit_range(self.images.index_select(0, idx))}
-        if self.labels is not None:
-            batch["label"] = self.labels.index_select(0, idx)
+        images, labels = getattr(self, "_staged", None) or (self.images, self.labels)
+        idx = torch.as_tensor(indices, dtype=torch.long).to(images.device, non_blocking=True)
+        batch = {"image": to_unit_range(images.index_select(0, idx))}
+        if labels is not None:
+            batch["label"] = labels.index_select(0, idx)
         return batch
 
     def __repr__(self) -> str:

@@ -79,9 +79,15 @@ class GaussianMixtureDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         return {"image": self.data[index], "label": self.labels[index]}
 
+    def stage(self, device: torch.device) -> bool:
+        """Keep a copy on ``device``: :meth:`get_batch` gathers there (a few MB at most)."""
+        self._staged = (self.data.to(device), self.labels.to(device))
+        return True
+
     def get_batch(self, indices: Sequence[int] | torch.Tensor) -> dict[str, torch.Tensor]:
-        idx = torch.as_tensor(indices, dtype=torch.long)
-        return {"image": self.data.index_select(0, idx), "label": self.labels.index_select(0, idx)}
+        data, labels = getattr(self, "_staged", None) or (self.data, self.labels)
+        idx = torch.as_tensor(indices, dtype=torch.long).to(data.device, non_blocking=True)
+        return {"image": data.index_select(0, idx), "label": labels.index_select(0, idx)}
 
     def __repr__(self) -> str:
         return (f"GaussianMixtureDataset(layout={self.layout!r}, n={len(self)}, modes={self.num_classes}, "

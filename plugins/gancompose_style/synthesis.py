@@ -74,14 +74,16 @@ class StyleGenerator(nn.Module):
         return ws
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation_psi: float = 1.0,
-                truncation_cutoff: int | None = None, noise_mode: NoiseMode = "random") -> torch.Tensor:
-        return self.synthesis(self.mapped(z, labels, truncation_psi, truncation_cutoff), noise_mode=noise_mode)
+                truncation_cutoff: int | None = None, noise_mode: NoiseMode = "random", return_ws: bool = False):
+        """Images for ``z``; with ``return_ws`` also the ``ws`` they came from (with their graph: the
+        path-length term differentiates through them; a forward call, so torchrun's replica sees it)."""
+        ws = self.mapped(z, labels, truncation_psi, truncation_cutoff)
+        img = self.synthesis(ws, noise_mode=noise_mode)
+        return (img, ws) if return_ws else img
 
     def generate_with_ws(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Images and the ``ws`` they came from (with their graph): the path-length term differentiates
-        through them."""
-        ws = self.mapped(z, labels)
-        return self.synthesis(ws), ws
+        """``self(z, labels, return_ws=True)``."""
+        return self(z, labels, return_ws=True)
 
     def style_mix(self, z_coarse: torch.Tensor, z_fine: torch.Tensor, cutoff: int, labels: torch.Tensor | None = None,
                   truncation_psi: float = 1.0, noise_mode: NoiseMode = "const") -> torch.Tensor:

@@ -41,7 +41,7 @@ class PathLength(RegularizerTerm):
         self.batch_shrink = params.batch_shrink
 
     def __call__(self, ctx) -> torch.Tensor:
-        net = ctx.run.networks[self.network]
+        net = ctx.network(self.network)
         if not hasattr(net, "generate_with_ws") or not hasattr(net, "pl_mean"):
             raise RecipeError(f"path_length needs a style-based generator (stylegan2_generator, stylegan_generator); "
                               f"network {self.network!r} is not one", key=["network"])
@@ -49,7 +49,7 @@ class PathLength(RegularizerTerm):
         n = max(1, z.shape[0] // self.batch_shrink)
         labels = ctx.fake_labels if getattr(net, "conditional", False) else None
         with torch.enable_grad():
-            img, ws = net.generate_with_ws(z[:n], None if labels is None else labels[:n])
+            img, ws = net(z[:n], None if labels is None else labels[:n], return_ws=True)
             noise = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
             (grads,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
         lengths = grads.square().sum(dim=2).mean(dim=1).sqrt()

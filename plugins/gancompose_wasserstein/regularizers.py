@@ -32,7 +32,7 @@ def _critic(ctx, name: str) -> torch.nn.Module:
         raise RecipeError(f"this regularizer penalises the gradient of network {name!r} with respect to data "
                           f"samples, but {name!r} takes input = {spec.input!r}",
                           hint="regularize the discriminator (network = 'discriminator')")
-    return ctx.run.networks[name]
+    return ctx.network(name)
 
 
 def _labels(ctx, net: torch.nn.Module, fake: bool) -> torch.Tensor | None:
@@ -178,7 +178,7 @@ class Drift(RegularizerTerm):
         self.epsilon = params.epsilon
 
     def __call__(self, ctx) -> torch.Tensor:
-        net = ctx.run.networks[self.network]
+        net = ctx.network(self.network)
         return self.epsilon * call(net, ctx.real, _labels(ctx, net, fake=False)).square().mean()
 
 

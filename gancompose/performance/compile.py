@@ -1,0 +1,93 @@
+"""torch.compile with a safety net: each network is compiled on its own, and a network whose compiled
+graph fails (to compile, to run, or to be differentiated: a gradient penalty's double backward through an
+AOTAutograd graph, a channels_last stride assertion in a compiled convolution's backward) runs eager again,
+with one logged line, instead of stopping the run.
+
+The loop runs each phase inside :meth:`CompiledNetworks.guard`: when an exception escapes a phase in which a
+compiled network ran, the most recently called compiled network of that phase goes back to eager, the
+phase's inputs (data position, random state) are put back, and the phase runs again. An exception with no
+compiled network left in the phase is a real one and propagates. A network is compiled with
+``nn.Module.compile`` semantics (its ``__call__`` goes through the compiled ``_call_impl``), so its
+``state_dict`` keys, hooks and attributes are those of the eager module.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+import torch
+
+log = logging.getLogger("gancompose.performance")
+
+
+class CompiledNetworks:
+    """The run's compiled networks, which of them a phase called, and the fallback when one fails."""
+
+    def __init__(self, networks: dict[str, torch.nn.Module], *, backend: str, mode: str,
+                 report: Callable[[str], None] | None = None):
+        self.networks = dict(networks)
+        self.compiled: set[str] = set()
+        self.fallbacks: dict[str, str] = {}  # network -> why it runs eager
+        self.called: list[str] = []  # compiled networks called since the last :meth:`start`, in order
+        self.report = report or log.warning
+        kwargs = {"backend": backend} | ({} if mode == "default" else {"mode": mode})
+        for name, net in self.networks.items():
+            compiled = torch.compile(net._call_impl, **kwargs)
+            net._compiled_call_impl = self._recording(name, compiled)
+            self.compiled.add(name)
+
+    def _recording(self, name: str, fn):
+        called = self.called
+
+        def call(*args, **kwargs):
+            called.append(name)
+            return fn(*args, **kwargs)
+        return call
+
+    def start(self) -> None:
+        """A phase begins: forget which networks the last one called."""
+        self.called.clear()
+
+    def fall_back(self, exc: BaseException) -> bool:
+        """After ``exc`` escaped a phase: put the most recently called compiled network back to eager and
+        return True (run the phase again), or return False when no compiled network ran in it."""
+        for name in reversed(self.called):
+            if name in self.compiled:
+                self.networks[name]._compiled_call_impl = None
+                self.compiled.discard(name)
+                why = _one_line(exc)
+                self.fallbacks[name] = why
+                self.report(f"torch.compile: {name} runs eager from now on ({why})")
+                return True
+        return False
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = next((line.strip() for line in text if line.strip()), "")
+    return f"{type(exc).__name__}: {first[:160]}" if first else type(exc).__name__
+
+
+class PhaseInputs:
+    """What a phase consumes before it can fail: the data position, the images-seen counter and the random
+    state (CPU and device), saved so that a phase run again after a fallback sees the same batch and draws."""
+
+    def __init__(self, run):
+        self.run = run
+        stream = run.stream
+        self.stream = (stream.epoch, stream.position, stream.sampler.batch_size) if stream is not None else None
+        self.images_seen = run.state.images_seen
+        self.cpu = torch.get_rng_state()
+        self.device = torch.cuda.get_rng_state(run.device) if run.device.type == "cuda" else None
+
+    def restore(self) -> None:
+        run = self.run
+        if self.stream is not None:
+            stream = run.stream
+            if (stream.epoch, stream.position) != self.stream[:2]:
+                stream.epoch, stream.position = self.stream[:2]
+                stream._it = None  # reopened at the saved position
+        run.state.images_seen = self.images_seen
+        torch.set_rng_state(self.cpu)
+        if self.device is not None:
+            torch.cuda.set_rng_state(self.device, run.device)

@@ -1,0 +1,166 @@
+"""The ``[performance]`` section resolved for one device: ``"auto"`` becomes concrete, impossible requests
+become recipe errors, and the run applies the result (precision flags, autocast, layout, fused optimizers)."""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+
+from gancompose.errors import RecipeError, did_you_mean
+
+#: backends that only trace (debugging); accepted, not advertised in errors
+_DEBUG_BACKENDS = ("eager", "aot_eager", "aot_eager_decomp_partition")
+
+
+@dataclass(frozen=True)
+class Performance:
+    device_type: str
+    precision: str  # "fp32", "tf32" or "bf16" (bf16 autocast on top of TF32)
+    channels_last: bool
+    fused_optimizers: bool
+    cudnn_benchmark: bool
+    compile: bool
+    compile_mode: str
+    compile_backend: str
+    cuda_graphs: bool
+
+    @property
+    def tf32(self) -> bool:
+        return self.device_type == "cuda" and self.precision in ("tf32", "bf16")
+
+    def autocast(self):
+        """The context the forward passes of a phase run in: bf16 autocast, or nothing."""
+        if self.precision == "bf16":
+            return torch.autocast(self.device_type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def float32_matmul(self):
+        """While training: TF32 (or exact fp32) matmuls and convolutions, and cuDNN's autotuner as resolved;
+        the process's previous settings after. Uses torch's ``fp32_precision`` switches where they exist (mixing
+        them with the legacy ``allow_tf32`` flags is an error in recent torch)."""
+        if self.device_type != "cuda":
+            yield
+            return
+        old = _cuda_flags()
+        _set_cuda_flags("tf32" if self.tf32 else "ieee", self.cudnn_benchmark)
+        try:
+            yield
+        finally:
+            _set_cuda_flags(*old)
+
+    def describe(self) -> str:
+        """One line: ``cuda: bf16 autocast + TF32, channels_last, fused optimizers, compiled (inductor)``."""
+        parts = [{"fp32": "fp32", "tf32": "TF32", "bf16": "bf16 autocast" + (" + TF32" if self.tf32 else "")}
+                 [self.precision]]
+        if self.channels_last:
+            parts.append("channels_last")
+        if self.fused_optimizers:
+            parts.append("fused optimizers")
+        if self.compile:
+            mode = "" if self.compile_mode == "default" else f", {self.compile_mode}"
+            parts.append(f"compiled ({self.compile_backend}{mode})" + (" with CUDA graphs" if self.cuda_graphs else ""))
+        return f"{self.device_type}: " + ", ".join(parts)
+
+
+def _cuda_flags() -> tuple[str, bool]:
+    """(float32 precision, cudnn.benchmark) as the process has them."""
+    cudnn = torch.backends.cudnn
+    if hasattr(cudnn, "conv") and hasattr(cudnn.conv, "fp32_precision"):
+        precision = torch.backends.cuda.matmul.fp32_precision, cudnn.conv.fp32_precision
+    else:  # older torch: the allow_tf32 flags
+        precision = tuple("tf32" if f else "ieee" for f in (torch.backends.cuda.matmul.allow_tf32, cudnn.allow_tf32))
+    return precision, cudnn.benchmark
+
+
+def _set_cuda_flags(precision, benchmark: bool) -> None:
+    matmul, conv = (precision, precision) if isinstance(precision, str) else precision
+    cudnn = torch.backends.cudnn
+    if hasattr(cudnn, "conv") and hasattr(cudnn.conv, "fp32_precision"):
+        torch.backends.cuda.matmul.fp32_precision, cudnn.conv.fp32_precision = matmul, conv
+    else:
+        torch.backends.cuda.matmul.allow_tf32, cudnn.allow_tf32 = matmul == "tf32", conv == "tf32"
+    cudnn.benchmark = benchmark
+
+
+def _auto(value, device_type: str) -> bool:
+    return device_type == "cuda" if value == "auto" else bool(value)
+
+
+def resolve_performance(spec, device: torch.device) -> Performance:
+    """Concrete settings for ``device``. Raises a RecipeError (key ``performance.*``) for a request the
+    device or this torch cannot honour."""
+    cuda = device.type == "cuda"
+    key = ["performance"]
+    precision = spec.precision
+    if precision == "auto":
+        precision = ("bf16" if torch.cuda.is_bf16_supported() else "tf32") if cuda else "fp32"
+    elif precision == "tf32" and not cuda:
+        precision = "fp32"  # TF32 is a CUDA tensor-core format; on other devices float32 is float32
+    elif precision == "bf16" and cuda and not torch.cuda.is_bf16_supported():
+        raise RecipeError(f"precision 'bf16' asked for, but {torch.cuda.get_device_name(device)} has no bfloat16",
+                          key=[*key, "precision"], hint="use precision = 'tf32' (or 'auto')")
+    if spec.cuda_graphs and not cuda:
+        raise RecipeError(f"cuda_graphs needs a CUDA device; this run is on {device.type}",
+                          key=[*key, "cuda_graphs"], hint="--set performance.cuda_graphs=false, or run on a GPU")
+    compiled = spec.compile or spec.cuda_graphs
+    mode = spec.compile_mode
+    if spec.cuda_graphs:
+        if mode not in ("default", "reduce-overhead"):
+            raise RecipeError(f"cuda_graphs replays kernels with compile mode 'reduce-overhead'; compile_mode "
+                              f"{mode!r} asks for another", key=[*key, "compile_mode"],
+                              hint="leave compile_mode at 'default', or set cuda_graphs = false")
+        mode = "reduce-overhead"
+    if compiled:
+        _check_backend(spec.compile_backend, [*key, "compile_backend"])
+    return Performance(device_type=device.type, precision=precision,
+                       channels_last=_auto(spec.channels_last, device.type),
+                       fused_optimizers=_auto(spec.fused_optimizers, device.type),
+                       cudnn_benchmark=_auto(spec.cudnn_benchmark, device.type),
+                       compile=compiled, compile_mode=mode, compile_backend=spec.compile_backend,
+                       cuda_graphs=spec.cuda_graphs)
+
+
+def _check_backend(name: str, key: list) -> None:
+    import torch._dynamo
+    known = torch._dynamo.list_backends(exclude_tags=())
+    if name not in known and name not in _DEBUG_BACKENDS:
+        raise RecipeError(f"unknown torch.compile backend {name!r}", key=key,
+                          hint=did_you_mean(name, torch._dynamo.list_backends()) or
+                          f"known: {', '.join(torch._dynamo.list_backends())}")
+
+
+# ----------------------------------------------------------------------------------------- applying
+def to_channels_last(networks: torch.nn.Module) -> None:
+    """4-D weights (convolutions) stored NHWC; other parameters are unchanged."""
+    networks.to(memory_format=torch.channels_last)
+
+
+def has_fused(opt: torch.optim.Optimizer) -> bool:
+    """Whether the optimizer's class takes ``fused=True`` (torch.optim.Adam, AdamW, SGD, Adagrad)."""
+    return "fused" in opt.defaults
+
+
+def set_fused(opt: torch.optim.Optimizer, fused: bool) -> None:
+    """Switch ``opt`` to its fused kernel (one launch for all parameters) or back to torch's default. Its
+    ``step`` counters move where that kernel wants them (device for fused, CPU otherwise): a checkpoint
+    written with the other setting resumes either way."""
+    for group in opt.param_groups:
+        group["fused"], group["foreach"] = (True, False) if fused else (False, None)
+        for p in group["params"]:
+            state = opt.state.get(p)
+            if state and torch.is_tensor(state.get("step")) and not group.get("capturable", False):
+                state["step"] = state["step"].to(device=p.device if fused else "cpu", dtype=torch.float32)
+
+
+def apply_fused(perf: Performance, optimizers: dict[str, torch.optim.Optimizer], requested: bool) -> None:
+    """Fused kernels, as ``perf`` says, for every optimizer that has them; ``requested`` (fused_optimizers =
+    true, not 'auto'): an optimizer without them is a recipe error."""
+    for name, opt in optimizers.items():
+        if has_fused(opt):
+            set_fused(opt, perf.fused_optimizers)
+        elif requested and perf.fused_optimizers:
+            raise RecipeError(f"fused_optimizers = true, but the optimizer of {name!r} "
+                              f"({type(opt).__name__}) has no fused kernel", key=["performance", "fused_optimizers"],
+                              hint="use 'auto' (fused where available), or Adam/AdamW/SGD")

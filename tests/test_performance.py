@@ -1,0 +1,212 @@
+"""[performance]: resolved per device, validation errors, bf16 / channels_last / fused optimizers on the CPU,
+torch.compile's per-network fallback, and the losses read without a host sync per step."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import ROOT, tiny_overrides
+from gancompose.builder import build_run
+from gancompose.engine import train
+from gancompose.engine.loop import StepLogs, _GradSwitch, run_step
+from gancompose.errors import RecipeError
+from gancompose.performance import resolve_performance
+from gancompose.recipe import load_raw, load_recipe
+
+
+def _recipe(tmp_path, name, *extra):
+    path = ROOT / "recipes" / name
+    return load_recipe(path, [*tiny_overrides(load_raw(path), tmp_path), "metrics=[]", *extra])
+
+
+def _run(tmp_path, name, *extra):
+    return build_run(_recipe(tmp_path, name, *extra))
+
+
+def _weights(run):
+    return {k: v.detach().clone() for k, v in run.networks.state_dict().items()}
+
+
+# ------------------------------------------------------------------------------------- resolution
+def test_auto_is_plain_fp32_on_the_cpu(tmp_path):
+    perf = resolve_performance(_recipe(tmp_path, "dcgan_shapes.toml").performance, torch.device("cpu"))
+    assert (perf.precision, perf.channels_last, perf.fused_optimizers, perf.compile) == ("fp32", False, False, False)
+    assert perf.describe() == "cpu: fp32"
+
+
+def test_auto_on_cuda_is_bf16_tf32_channels_last_fused(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    perf = resolve_performance(_recipe(tmp_path, "dcgan_shapes.toml").performance, torch.device("cuda"))
+    assert (perf.precision, perf.tf32, perf.channels_last, perf.fused_optimizers) == ("bf16", True, True, True)
+    assert perf.describe() == "cuda: bf16 autocast + TF32, channels_last, fused optimizers"
+
+
+def test_cuda_graphs_compile_with_reduce_overhead(tmp_path):
+    spec = _recipe(tmp_path, "cyclegan_shapes.toml", "performance.cuda_graphs=true").performance
+    perf = resolve_performance(spec, torch.device("cuda"))
+    assert perf.compile and perf.compile_mode == "reduce-overhead"
+
+
+@pytest.mark.parametrize("override, key, words", [
+    ("performance.cuda_graphs=true", "performance.cuda_graphs", "needs a CUDA device"),
+    ('performance.compile_backend="inductr"', "performance.compile_backend", "did you mean 'inductor'"),
+    ("performance.fused_optimizers=true", "performance.fused_optimizers", "RMSprop"),
+])
+def test_impossible_settings_are_recipe_errors(tmp_path, override, key, words):
+    extra = [override] + (["performance.compile=true"] if "backend" in override else [])
+    with pytest.raises(RecipeError) as info:
+        _run(tmp_path, "wgan_shapes.toml", *extra)  # RMSprop: no fused kernel
+    text = str(info.value)
+    assert key in text and words in text and "wgan_shapes.toml" in text
+
+
+def test_cuda_graphs_with_another_compile_mode_is_refused(tmp_path):
+    spec = _recipe(tmp_path, "dcgan_shapes.toml", "performance.cuda_graphs=true",
+                   'performance.compile_mode="max-autotune"').performance
+    with pytest.raises(RecipeError, match="reduce-overhead"):
+        resolve_performance(spec, torch.device("cuda"))
+
+
+def test_unknown_precision_lists_the_choices(tmp_path):
+    from gancompose.cli import cli
+    from click.testing import CliRunner
+    out = CliRunner().invoke(cli, ["validate", str(ROOT / "recipes" / "dcgan_shapes.toml"),
+                                   "--set", 'performance.precision="fp16"'])
+    assert out.exit_code != 0 and "performance.precision" in out.output and "'bf16'" in out.output
+    assert "Traceback" not in out.output
+
+
+# --------------------------------------------------------------------------------- on the CPU
+def test_bf16_channels_last_fused_train_and_resume_exactly(tmp_path):
+    extra = ['performance.precision="bf16"', "performance.channels_last=true", "performance.fused_optimizers=true"]
+    run = _run(tmp_path, "dcgan_shapes.toml", *extra)
+    conv = next(m for m in run.networks["discriminator"].modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert all(g["fused"] for opt in run.optimizers.values() for g in opt.param_groups)
+    seen = {}
+    run.networks["discriminator"].register_forward_hook(lambda m, i, o: seen.update(dtype=o.dtype))
+    train(run, until=2)
+    assert seen["dtype"] == torch.bfloat16  # the forward passes ran under bf16 autocast
+    assert all(torch.isfinite(v).all() for v in _weights(run).values())
+
+    from gancompose.checkpoint import Checkpoint, restore_run, save_checkpoint
+    path = tmp_path / "c.safetensors"
+    save_checkpoint(run, path)
+    train(run, until=4)
+    resumed = _run(tmp_path, "dcgan_shapes.toml", *extra)
+    restore_run(resumed, Checkpoint(path))
+    train(resumed, until=4)
+    for k, v in _weights(run).items():
+        assert torch.equal(v, _weights(resumed)[k]), k
+
+
+def test_a_fused_checkpoint_resumes_unfused(tmp_path):
+    """Saved optimizer groups carry the writing run's kernel flags; the resuming run's settings win."""
+    from gancompose.checkpoint import Checkpoint, restore_run, save_checkpoint
+    run = _run(tmp_path, "dcgan_shapes.toml", "performance.fused_optimizers=true")
+    train(run, until=1)
+    save_checkpoint(run, tmp_path / "c.safetensors")
+    plain = _run(tmp_path, "dcgan_shapes.toml")
+    restore_run(plain, Checkpoint(tmp_path / "c.safetensors"))
+    assert not any(g["fused"] for opt in plain.optimizers.values() for g in opt.param_groups)
+    train(plain, until=2)
+    assert all(torch.isfinite(v).all() for v in _weights(plain).values())
+
+
+# ------------------------------------------------------------------------------ compile fallback
+def test_double_backward_through_a_compiled_critic_falls_back_to_eager(tmp_path, capsys):
+    """WGAN-GP: AOTAutograd cannot differentiate the gradient penalty's graph twice; the critic goes back to
+    eager (one line), the generator stays compiled, and the run equals an eager run."""
+    eager = _run(tmp_path, "wgangp_ring.toml")
+    train(eager, until=3)
+    run = _run(tmp_path, "wgangp_ring.toml", "performance.compile=true", 'performance.compile_backend="aot_eager"')
+    lines = []
+    run.compiled.report = lines.append
+    train(run, until=3)
+    assert run.compiled.compiled == {"generator"}
+    assert list(run.compiled.fallbacks) == ["discriminator"] and "double backward" in run.compiled.fallbacks[
+        "discriminator"]
+    assert len(lines) == 1 and lines[0].startswith("torch.compile: discriminator runs eager")
+    for k, v in _weights(eager).items():  # the failed attempt's data and random draws were given back
+        torch.testing.assert_close(_weights(run)[k], v, rtol=1e-5, atol=1e-6)
+
+
+def test_a_network_that_fails_to_compile_runs_eager(tmp_path):
+    import torch._dynamo
+
+    @torch._dynamo.register_backend(name="gancompose_test_broken")
+    def broken(gm, example_inputs):
+        raise RuntimeError("this backend cannot compile anything")
+
+    run = _run(tmp_path, "vanilla_gan_ring.toml", "performance.compile=true",
+               'performance.compile_backend="gancompose_test_broken"')
+    run.compiled.report = lambda line: None
+    before = _weights(run)
+    train(run, until=2)
+    assert run.compiled.compiled == set() and set(run.compiled.fallbacks) == {"generator", "discriminator"}
+    assert all(not torch.equal(before[k], v) for k, v in _weights(run).items() if k.endswith("weight"))
+
+
+def test_a_real_error_is_not_hidden_by_the_fallback(tmp_path):
+    """An exception that eager networks raise too propagates (after the compiled networks of that phase were
+    tried eager)."""
+    run = _run(tmp_path, "vanilla_gan_ring.toml", "performance.compile=true",
+               'performance.compile_backend="aot_eager"')
+    run.compiled.report = lambda line: None
+
+    def bad(ctx):
+        ctx.fake  # a compiled network runs in the phase
+        raise ValueError("a bug in a term")
+    bad.name, bad.weight, bad.every = "bad", 1.0, 1
+    phase = run.schedule.phases(0)[0]
+    object.__setattr__(phase, "terms", (*phase.terms, bad))
+    with pytest.raises(ValueError, match="a bug in a term"):
+        train(run, until=1)
+
+
+# ----------------------------------------------------------------------------- no host syncs
+def test_losses_are_read_once_per_interval_and_equal_the_per_step_values(tmp_path):
+    run = _run(tmp_path, "vanilla_gan_ring.toml")
+    logs, grads = StepLogs(), _GradSwitch(run.networks)
+    per_step = []
+    for step in range(4):
+        one = StepLogs()
+        run_step(run, step, one, grads)
+        per_step.append(one.means())
+        for key, value in one._sums.items():
+            logs.add(key, value)
+    means = logs.means()
+    for key in means:
+        assert means[key] == pytest.approx(sum(p[key] for p in per_step) / 4, rel=1e-6)
+    # the values stay tensors on the device until read
+    assert all(isinstance(v, torch.Tensor) for v in logs._sums.values())
+
+
+# ------------------------------------------------------------------------------------ input pipeline
+@pytest.mark.parametrize("recipe", ["dcgan_shapes.toml", "vanilla_gan_ring.toml"])
+def test_in_memory_data_staged_on_a_device_gives_the_same_batches(tmp_path, recipe):
+    """On a GPU the stream stages in-memory datasets there (gancompose/data/stream.py); the batches are those
+    gathered on the host."""
+    run = _run(tmp_path, recipe, "train.batch_size=8")
+    ds = run.dataset
+    idx = [5, 0, 3, 3, 17, 9, 2, 11]
+    host = ds.get_batch(idx)
+    assert ds.stage(torch.device("cpu"))  # the same code path as a CUDA device, on the CPU
+    staged = ds.get_batch(idx)
+    assert staged.keys() == host.keys()
+    for k in host:
+        assert torch.equal(staged[k], host[k]), k
+
+
+@pytest.mark.parametrize("precision, expected", [("fp32", "ieee"), ("tf32", "tf32"), ("bf16", "tf32")])
+def test_cuda_float32_switches_are_set_while_training_and_put_back(tmp_path, monkeypatch, precision, expected):
+    """The switches are process-wide: set inside train(), restored after (settable without a GPU)."""
+    from gancompose.performance.settings import _cuda_flags
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    spec = _recipe(tmp_path, "dcgan_shapes.toml", f'performance.precision="{precision}"').performance
+    perf = resolve_performance(spec, torch.device("cuda"))
+    before = _cuda_flags()
+    with perf.float32_matmul():
+        (matmul, conv), benchmark = _cuda_flags()
+        assert (matmul, conv, benchmark) == (expected, expected, True)
+    assert _cuda_flags() == before
