@@ -12,13 +12,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from gancompose.engine.context import unwrap
+
 _ATTR = "augment"
 _PREFIX = "augment."
 
 
 def augmentation_of(net: nn.Module) -> nn.Module | None:
     """The augmentation attached to ``net``, or None."""
-    return net.__dict__.get(_ATTR)
+    return unwrap(net).__dict__.get(_ATTR)
 
 
 def _move(aug: nn.Module, device: torch.device) -> None:

@@ -45,11 +45,14 @@ class StepContext:
     # ----------------------------------------------------------------------------- networks
     def network(self, name: str) -> torch.nn.Module:
         """The network called ``name`` in the recipe, to call in this phase. Terms call networks through
-        this (or :meth:`net`): under torchrun a network this phase trains is called through its
-        DistributedDataParallel replica, so that its gradients are averaged across processes."""
+        this (or :meth:`net`): under torchrun a trained network is called through its DistributedDataParallel
+        replica, so that its gradients are averaged across processes, also when a later phase of the step
+        differentiates an output made here (a fake reused by the generator phase). A frozen network's calls
+        prepare nothing (no parameter of it gets a gradient)."""
         replicas = self.run.replicas
-        if replicas and name in self._trained and name in replicas:
-            return _Replicated(self.run.networks[name], replicas[name], self._replica_outputs)
+        if replicas and name in replicas:
+            outputs = self._replica_outputs if name in self._trained else None
+            return _Replicated(self.run.networks[name], replicas[name], outputs)
         return self.run.networks[name]
 
     def net(self, role: str) -> torch.nn.Module:
@@ -57,7 +60,8 @@ class StepContext:
         return self.network(self.run.schedule.roles[role])
 
     def touch_replicated(self, total: torch.Tensor) -> torch.Tensor:
-        """``total`` plus zero times every output of a replicated call: DistributedDataParallel averages
+        """``total`` plus zero times every output of a replicated call to a network this phase trains
+        (never another's: a zero gradient would close its replica's reduction early): DistributedDataParallel averages
         gradients when every parameter used in the forward pass has one, which a term that differentiates only
         with respect to the input (R1 alone in its phase) does not give (StyleGAN2-ADA adds ``logits * 0`` for
         the same reason). Unchanged when nothing is replicated."""
@@ -150,17 +154,23 @@ def _tensors(out) -> list[torch.Tensor]:
     return []
 
 
+def unwrap(net):
+    """The network itself, for a network a term got through the context (under torchrun a proxy)."""
+    return net._module if isinstance(net, _Replicated) else net
+
+
 class _Replicated:
-    """A network as a phase that trains it calls it under torchrun: calls go through its
-    DistributedDataParallel wrapper (outputs recorded for :meth:`StepContext.touch_replicated`), everything
+    """A trained network as a term calls it under torchrun: calls go through its DistributedDataParallel
+    wrapper (outputs recorded for :meth:`StepContext.touch_replicated` when this phase trains it), everything
     else (attributes, methods such as ``features``) is the network's own."""
 
-    def __init__(self, module: torch.nn.Module, replica: torch.nn.Module, outputs: list):
+    def __init__(self, module: torch.nn.Module, replica: torch.nn.Module, outputs: list | None):
         self.__dict__.update(_module=module, _replica=replica, _outputs=outputs)
 
     def __call__(self, *args, **kwargs):
         out = self._replica(*args, **kwargs)
-        self._outputs.append(out)
+        if self._outputs is not None:
+            self._outputs.append(out)
         return out
 
     def __getattr__(self, name):

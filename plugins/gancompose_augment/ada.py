@@ -117,6 +117,8 @@ class ADA(nn.Module):
         self.stats.add_(torch.stack([signs, signs.new_tensor(float(b)), signs.new_tensor(1.0)]))
         self._batches += 1
         if self._batches >= self.params.interval:
+            if torch.distributed.is_available() and torch.distributed.is_initialized():
+                torch.distributed.all_reduce(self.stats)  # torchrun: every process's reals, the same p everywhere
             r_t = self.stats[0] / self.stats[1]
             adjust = torch.sign(r_t - self.params.target) * self.stats[1] / self.params.speed_images
             self.p.copy_((self.p + adjust).clamp(0.0, 1.0))
