@@ -210,3 +210,23 @@ def test_cuda_float32_switches_are_set_while_training_and_put_back(tmp_path, mon
         (matmul, conv), benchmark = _cuda_flags()
         assert (matmul, conv, benchmark) == (expected, expected, True)
     assert _cuda_flags() == before
+
+
+def test_image_files_travel_as_uint8_and_are_scaled_after_the_copy(tmp_path):
+    """Image-folder batches go through the loader as uint8 (a quarter of the bytes through workers, pinned
+    memory and the bus) and are scaled to [-1, 1] on the device: the same values as the dataset's items."""
+    from PIL import Image
+    from gancompose.data import BatchStream
+    from gancompose_data.image_folder import ImageFolderDataset, ImageFolderParams
+    g = torch.Generator().manual_seed(0)
+    for i in range(6):
+        pixels = torch.randint(0, 256, (20, 24, 3), dtype=torch.uint8, generator=g)
+        Image.fromarray(pixels.numpy()).save(tmp_path / f"{i}.png")
+    ds = ImageFolderDataset(ImageFolderParams(root=str(tmp_path), image_size=16, crop="random", hflip=True))
+    stream = BatchStream(ds, 3, seed=4, device=torch.device("cpu"))
+    assert stream._uint8_keys == ("image",)
+    batch = stream.next()
+    items = stream.sampler.items(0)[:3]
+    expected = torch.stack([ds[item]["image"] for item in items])
+    assert batch["image"].dtype == torch.float32 and torch.equal(batch["image"], expected)
+    assert batch["image"].min() >= -1 and batch["image"].max() <= 1

@@ -17,6 +17,7 @@ from typing import Any, Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from gancompose.data.images import to_unit_range
 from gancompose.errors import DataError
 
 
@@ -67,8 +68,13 @@ class BatchStream:
         if self._direct and device.type != "cpu" and hasattr(dataset, "stage"):
             dataset.stage(device)  # in-memory data gathered on the GPU: no per-batch host work or copy
         self._loader = None
+        #: keys of uint8 images the loader delivers, scaled to [-1, 1] after the copy to the device
+        self._uint8_keys: tuple[str, ...] = ()
         if not self._direct:
-            self._loader = DataLoader(dataset, batch_sampler=self.sampler, num_workers=num_workers,
+            source = dataset
+            if hasattr(dataset, "uint8_item"):  # a quarter of the bytes through workers, pinned memory and the bus
+                source, self._uint8_keys = _Uint8Items(dataset), tuple(dataset.uint8_keys)
+            self._loader = DataLoader(source, batch_sampler=self.sampler, num_workers=num_workers,
                                       pin_memory=device.type == "cuda", persistent_workers=num_workers > 0)
         self._it: Iterator[Any] | None = None
 
@@ -105,4 +111,20 @@ class BatchStream:
         if not isinstance(batch, dict):
             batch = {"image": batch[0], "label": batch[1]} if isinstance(batch, (tuple, list)) else {"image": batch}
         nb = self.device.type == "cuda"
-        return {k: v.to(self.device, non_blocking=nb) for k, v in batch.items()}
+        batch = {k: v.to(self.device, non_blocking=nb) for k, v in batch.items()}
+        for k in self._uint8_keys:
+            batch[k] = to_unit_range(batch[k])
+        return batch
+
+
+class _Uint8Items(Dataset):
+    """A dataset's items with their images still uint8 (its ``uint8_item``), for the loader."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, item):
+        return self.dataset.uint8_item(item)

@@ -105,7 +105,7 @@ class UnpairedFolders(Dataset):
         return max(len(self.files["A"]), len(self.files["B"]))
 
     def _load(self, path: Path, g: torch.Generator | None) -> torch.Tensor:
-        """One image, preprocessed; ``g=None``: no random crop or flip (resized straight to image_size)."""
+        """One image, preprocessed, uint8; ``g=None``: no random crop or flip (resized straight to image_size)."""
         p = self.params
         if p.preprocess == "resize_and_crop" and g is not None:
             img = random_crop(load_image(path, 3, (p.load_size, p.load_size)), p.image_size, g)
@@ -113,9 +113,16 @@ class UnpairedFolders(Dataset):
             img = load_image(path, 3, (p.image_size, p.image_size))
         if p.hflip and g is not None:
             img = random_hflip(img, g)
-        return to_unit_range(img)
+        return img
+
+    #: the batch stream takes items with uint8 images (:meth:`uint8_item`) and scales them on the device
+    uint8_keys = DOMAINS
 
     def __getitem__(self, item: tuple[int, int]) -> dict[str, torch.Tensor]:
+        return {d: to_unit_range(img) for d, img in self.uint8_item(item).items()}
+
+    def uint8_item(self, item: tuple[int, int]) -> dict[str, torch.Tensor]:
+        """The pair with its images still uint8 ``[0, 255]`` (a quarter of the bytes to move to the GPU)."""
         i, seed = item
         g = torch.Generator().manual_seed(seed)
         a, b = self.files["A"], self.files["B"]
@@ -124,7 +131,7 @@ class UnpairedFolders(Dataset):
 
     def domain(self, name: str, n: int, start: int = 0) -> torch.Tensor:
         """The first ``n`` images of one domain from ``start``, resized to image_size (for sample grids)."""
-        return torch.stack([self._load(f, None) for f in self.files[name][start:start + n]])
+        return to_unit_range(torch.stack([self._load(f, None) for f in self.files[name][start:start + n]]))
 
     def __repr__(self) -> str:
         return f"UnpairedFolders(root={self.params.root!r}, A={len(self.files['A'])}, B={len(self.files['B'])})"

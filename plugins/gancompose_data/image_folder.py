@@ -10,7 +10,8 @@ from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
 from gancompose import Params
-from gancompose.data.images import IMAGE_EXTENSIONS, load_image, random_crop, random_hflip, scan_images
+from gancompose.data.images import (IMAGE_EXTENSIONS, load_image, random_crop, random_hflip, scan_images,
+                                    to_unit_range)
 from gancompose.errors import DataError
 
 
@@ -91,8 +92,7 @@ class ImageFolderDataset(Dataset):
             steps.append(v2.Resize((size, size) if params.crop == "none" else size, antialias=True))
         if params.crop == "center":
             steps.append(v2.CenterCrop(size))
-        steps.append(v2.ToDtype(torch.float32, scale=True))
-        self.transform = v2.Compose(steps)
+        self.transform = v2.Compose(steps) if steps else (lambda img: img)  # uint8 in, uint8 out
         self.seeded_items = params.crop == "random" or params.hflip
 
     def _augment(self, img: torch.Tensor, g: torch.Generator | None) -> torch.Tensor:
@@ -110,7 +110,16 @@ class ImageFolderDataset(Dataset):
         """The file at ``index`` as uint8 ``[C, H, W]``, before any transform."""
         return load_image(self.files[index], self.params.channels)
 
+    #: the batch stream takes items with uint8 images (:meth:`uint8_item`) and scales them on the device
+    uint8_keys = ("image",)
+
     def __getitem__(self, item: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        out = self.uint8_item(item)
+        out["image"] = to_unit_range(out["image"])
+        return out
+
+    def uint8_item(self, item: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        """The item with its image still uint8 ``[0, 255]`` (a quarter of the bytes to move to the GPU)."""
         index, seed = item if isinstance(item, tuple) else (item, None)
         g = torch.Generator().manual_seed(seed) if seed is not None else None
         img = self.read(index)
@@ -119,7 +128,7 @@ class ImageFolderDataset(Dataset):
             raise DataError(f"image {str(self.files[index])!r} is {img.shape[2]}x{img.shape[1]}, not "
                             f"{size}x{size} (crop = 'none', resize = false)",
                             hint="set data.resize = true or data.crop = 'center'")
-        out = {"image": self._augment(self.transform(img), g).mul(2).sub_(1)}
+        out = {"image": self._augment(self.transform(img), g)}
         if self.targets is not None:
             out["label"] = self.targets[index]
         return out
