@@ -230,3 +230,15 @@ def test_image_files_travel_as_uint8_and_are_scaled_after_the_copy(tmp_path):
     expected = torch.stack([ds[item]["image"] for item in items])
     assert batch["image"].dtype == torch.float32 and torch.equal(batch["image"], expected)
     assert batch["image"].min() >= -1 and batch["image"].max() <= 1
+
+
+def test_cuda_graphs_mark_each_step_as_a_new_iteration(tmp_path, monkeypatch):
+    """With CUDA graphs, outputs of an earlier step's replays may be overwritten: each step is marked as a new
+    iteration for torch's CUDA-graph trees (wiring checked on the CPU)."""
+    import dataclasses
+    run = _run(tmp_path, "vanilla_gan_ring.toml")
+    run.performance = dataclasses.replace(run.performance, cuda_graphs=True)
+    marks = []
+    monkeypatch.setattr(torch.compiler, "cudagraph_mark_step_begin", lambda: marks.append(run.state.step))
+    train(run, until=3)
+    assert marks == [0, 1, 2]
