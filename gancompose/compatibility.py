@@ -2,9 +2,11 @@
 gancompose/registry.py) read as relations between two components.
 
 A component without requirements combines with any other (the composition matrix in tests/test_matrix.py
-trains every architecture family with every loss and discriminator regularizer). A component with
-requirements needs, somewhere in the recipe, a component that provides each of them; the validator
-checks it (gancompose/recipe/checks.py ``check_compatibility``).
+trains every architecture family with every loss, discriminator regularizer and conditioning). A component
+with requirements needs, somewhere in the recipe, a component that provides each of them; a conditioner's
+requirements (``projection`` and ``auxiliary_classifier`` need a ``feature_head``) must come from the block of
+the very network it conditions. The validator checks both (gancompose/recipe/checks.py
+``check_compatibility``).
 """
 from __future__ import annotations
 
@@ -12,9 +14,37 @@ from __future__ import annotations
 #: kinds a recipe has exactly one of: a capability only they provide cannot come from elsewhere
 SINGLE = ("schedule", "loss", "dataset")
 
+#: what the built-in capabilities mean (a plugin's own capabilities are listed without one)
+MEANING = {
+    "cycle_pair": "two generators and two discriminators trained as a translation pair (cycle and identity terms)",
+    "single_pair": "one generator and one discriminator trained in alternation",
+    "style_generator": "a style-based generator: mapping network, synthesis, running path-length mean",
+    "class_head": "a discriminator with a second head that classifies its input",
+    "growing": "a network that grows (`set_growth(resolution, alpha)`), as the progressive schedule needs of both "
+               "networks it trains",
+    "feature_head": "a network that exposes its features and a final linear layer on them (`features()` and "
+                    "`head`, or a sequential network ending in `linear`), for a class head or a projection to "
+                    "read; needed from the block of the very network that is conditioned",
+}
+
+
+#: kinds whose requirements come from components of another kind: a conditioner's from the block of the
+#: network it conditions, a schedule's from the blocks of the networks it trains
+SCOPED = {"conditioner": "block", "schedule": "block"}
+#: how a scoped requirement reads: (where it must come from, the block's side, the scoped component's side)
+_SCOPED_WORDS = {"conditioner": ("the conditioned network's own block", "cannot take it", "cannot condition it"),
+                 "schedule": ("the blocks of the networks it trains", "cannot be trained by it", "cannot train it")}
+
 
 def relation(c, target, registry) -> str:
     """How component ``c`` goes with ``target`` in one recipe, in words."""
+    for scoped, other, side in ((target, c, 1), (c, target, 2)):
+        if SCOPED.get(scoped.kind) == other.kind:
+            lacking = [cap for cap in scoped.requires if cap not in other.provides]
+            if lacking:
+                words = _SCOPED_WORDS[scoped.kind]
+                return f"{words[side]}: {', '.join(lacking)} must come from {words[0]}"
+
     def only_from_kind(cap: str, kind: str) -> bool:
         providers = [x for x in registry if cap in x.provides]
         return kind in SINGLE and bool(providers) and all(x.kind == kind for x in providers)

@@ -6,8 +6,11 @@
   fields of its pydantic parameter model (type and constraints, default, description).
 * ``render_recipes(recipes_dir, docs_dir)``: every recipe in ``recipes/`` with its description,
   the tutorial pages that explain it, its command and the full TOML file.
+* ``render_compatibility(registry, recipes_dir)``: what combines with what (the capabilities components
+  declare, read through ``gancompose.compatibility``) and every cell of the composition matrix that
+  ``tests/test_matrix.py`` trains (``gancompose.matrix``), with what the test asserts of it.
 
-``write_reference(docs_dir)`` writes them to ``docs/reference/{cli,components,recipes}.md``. The
+``write_reference(docs_dir)`` writes them to ``docs/reference/{cli,components,recipes,compatibility}.md``. The
 mkdocs build calls it before it reads the pages (``hooks:`` in ``mkdocs.yml`` names this file, whose
 ``on_pre_build`` runs it), and ``python -m gancompose.docgen`` runs it by hand.
 """
@@ -261,10 +264,12 @@ def render_components(registry=None) -> str:
     from gancompose.compatibility import capability_table
     out += ["## What combines with what {#compatibility}", "",
             "A component without requirements combines with any other: `tests/test_matrix.py` trains every "
-            "architecture family with every registered loss and discriminator regularizer on each test run. A "
+            "architecture family with every registered loss, discriminator regularizer, augmentation and "
+            "discriminator conditioning on each test run. A "
             "component that requires a capability needs a component providing it in the same recipe; the "
             "validator refuses the recipe otherwise, naming both. `gancompose list-components --compatible-with "
-            "NAME` shows how every component goes with one.", "",
+            "NAME` shows how every component goes with one; the [compatibility matrix](compatibility.md) "
+            "tabulates it and lists what the matrix test proves.", "",
             "| capability | required by | provided by |", "|---|---|---|"]
     out += [f"| `{cap}` | {', '.join(req) or '-'} | {', '.join(prov) or '-'} |"
             for cap, req, prov in capability_table(registry)]
@@ -378,16 +383,150 @@ def render_recipes(recipes_dir: Path | None = None, docs_dir: Path | None = None
     return "\n".join(out).rstrip() + "\n"
 
 
+# ---------------------------------------------------------------------------- compatibility
+def _glyph(text: str) -> str:
+    """A relation (gancompose.compatibility.relation) as one table symbol."""
+    if text.startswith("provides what it needs"):
+        return "✓"
+    if text.startswith("cannot"):
+        return "✗"
+    return "·"
+
+
+def _validates(raw: dict, registry) -> str | None:
+    """None when the recipe validates; else the first line of the RecipeError (what the validator says)."""
+    from gancompose.errors import RecipeError
+    from gancompose.recipe import validate_recipe
+    try:
+        validate_recipe(raw, registry=registry)
+    except RecipeError as exc:
+        return str(exc).strip().splitlines()[0]
+    return None
+
+
+def render_compatibility(registry=None, recipes_dir: Path | None = None) -> str:
+    """Markdown: the capabilities, what needs what, grids of requiring components against the kinds that
+    provide, and every cell of the composition matrix with the claim tests/test_matrix.py asserts."""
+    from gancompose import matrix
+    from gancompose.compatibility import MEANING, SCOPED, capability_table, relation
+    from gancompose.recipe import load_raw
+    from gancompose.registry import KINDS, default_registry
+    registry = registry or default_registry()
+    recipes_dir = recipes_dir or ROOT / "recipes"
+    comps = list(registry)
+    out = [GENERATED_NOTE, "", "# Compatibility matrix", "",
+           "What combines with what, generated from the capabilities the installed components declare "
+           "(`requires` / `provides` at registration) and from the composition matrix that "
+           "`tests/test_matrix.py` trains on every test run. A component without requirements combines with any "
+           "other; a component that requires a capability needs a component of the recipe providing it, and the "
+           "validator refuses the recipe otherwise with a RecipeError naming both (before anything is built). "
+           "`gancompose list-components --compatible-with NAME` prints one component's column of these tables; "
+           "`gancompose explain RECIPE` shows where each term of a recipe gets what it needs.", "",
+           "## Capabilities {#capabilities}", "",
+           "| capability | meaning | required by | provided by |", "|---|---|---|---|"]
+    for cap, req, prov in capability_table(registry):
+        out.append(f"| `{cap}` | {_cell(MEANING.get(cap, '-'))} | {', '.join(f'`{x}`' for x in req) or '-'} | "
+                   f"{', '.join(f'`{x}`' for x in prov) or '-'} |")
+    out += ["", "## What needs what {#requirements}", "",
+            "Each component with requirements, where they must come from, and the components it cannot go with "
+            "(a capability that only another component of a kind a recipe has one of provides, or that must come "
+            "from the block of the network a conditioner is on).", "",
+            "| component | requires | from | provided by | cannot go with |", "|---|---|---|---|---|"]
+    for c in comps:
+        if not c.requires:
+            continue
+        where = (f"the {SCOPED[c.kind]} of the network it is on" if c.kind in SCOPED
+                 else "any component of the recipe")
+        givers = [f"`{x.kind} {x.name}`" for x in comps if set(c.requires) & set(x.provides)]
+        blocked = [f"`{x.kind} {x.name}`" for x in comps if x is not c
+                   and relation(x, c, registry).startswith("cannot")]
+        out.append(f"| `{c.kind} {c.name}` | {', '.join(f'`{r}`' for r in c.requires)} | {where} | "
+                   f"{', '.join(givers) or '-'} | {', '.join(blocked) or '-'} |")
+    out += ["", "## Grids {#grids}", "",
+            "Components that require something (columns) against the components that provide it or cannot go "
+            "with it (rows; every other component combines with all of them). ✓ provides what it needs; ✗ cannot "
+            "go with it; · combines (what it needs comes from another component of the recipe). Refusals the "
+            "tests assert besides the matrix: each ✗ of a regularizer on the plain MLP recipe, each ✗ of a "
+            "conditioner on a PatchGAN discriminator (both while validating), and a second conditioning of a "
+            "block that is class-conditional already (while building).", ""]
+    requiring_kinds = [k for k in KINDS if any(c.requires for c in registry.of_kind(k))]
+    for kind in requiring_kinds:
+        cols = [c for c in registry.of_kind(kind) if c.requires]
+        rows = []
+        for x in comps:
+            glyphs = [_glyph(relation(x, c, registry)) for c in cols]
+            if any(g != "·" for g in glyphs):  # a row that only combines freely says nothing
+                rows.append(f"| {x.kind} `{x.name}` | " + " | ".join(glyphs) + " |")
+        title = KIND_USAGE.get(kind, (kind, ""))[0]
+        out += [f"### {title} {{#grid-{kind}}}", "",
+                "| | " + " | ".join(f"`{c.name}`" for c in cols) + " |", "|---|" + "---|" * len(cols), *rows, ""]
+    cells = matrix.cells(registry)
+    out += ["## What the matrix test proves {#matrix}", "",
+            f"`tests/test_matrix.py` builds a tiny version of each family's recipe (small images and widths, batch "
+            f"4) for each of the {len(cells)} cells below and trains it two steps on the CPU. A cell that *trains* "
+            "passes when both steps give finite losses and every trained network's weights changed (a conditioned "
+            "discriminator must also be conditional, or carry its class head); a cell that may be refused must "
+            "then fail with a RecipeError and nothing else. The cells come from `gancompose/matrix.py` and the "
+            "registry, so a plugin's components join the matrix, and this page, by themselves.", "",
+            "| family | recipe | components attached to |", "|---|---|---|"]
+    for fam, (recipe, ds) in matrix.FAMILIES.items():
+        stem = Path(recipe).stem
+        out.append(f"| {fam} | [`{stem}`](recipes.md#{stem}) | {', '.join(f'`{d}`' for d in ds)} |")
+    out += ["", "Each cell: **trains** (asserted); a cell that may be refused says what the validator does with the "
+            "full-size recipe: *refused*, with its message, or *validates* (the test then trains it or gets a "
+            "RecipeError while building). Conditioned cells run on the labelled shapes (the MLP family on its "
+            "mixture, labelled by mode); the generator takes its own label input where its block has one "
+            "(`num_classes`), else the first of conditional batch norm and concatenation that fits.", ""]
+    families = list(matrix.FAMILIES)
+    bases: dict[str, dict] = {}
+    for fam in families:
+        path = recipes_dir / matrix.FAMILIES[fam][0]
+        base = load_raw(path)
+        base.setdefault("name", path.stem)
+        bases[fam] = base
+    for column, (title, test) in matrix.COLUMNS.items():
+        col_cells = [c for c in cells if c.column == column]
+        if not col_cells:
+            continue
+        fams = [f for f in families if any(c.family == f for c in col_cells)]
+        names = list(dict.fromkeys(c.name for c in col_cells))
+        refusals: dict[str, str] = {}  # component -> the validator's message in the first family refusing it
+        out += [f"### {title} {{#matrix-{_slug(column)}}}", "", f"`{test}`", "",
+                f"| {column} | " + " | ".join(fams) + " |", "|---|" + "---|" * len(fams)]
+        for name in names:
+            row = []
+            for fam in fams:
+                cell = next((c for c in col_cells if c.family == fam and c.name == name), None)
+                if cell is None:
+                    row.append("-")
+                elif cell.claim == matrix.TRAINS:
+                    row.append("**trains**")
+                else:
+                    why = _validates(matrix.cell_recipe(cell, bases[fam], registry), registry)
+                    if why is not None:
+                        refusals.setdefault(name, f"{fam}: {why}")
+                    row.append("validates" if why is None else "refused")
+            out.append(f"| `{name}` | " + " | ".join(row) + " |")
+        out.append("")
+        if refusals:
+            out += ["What the validator says (the first family refusing each; the others differ only in the "
+                    "schedule and networks they name):", ""]
+            out += [f"- `{name}` on {_cell(why)}" for name, why in refusals.items()]
+            out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
 # --------------------------------------------------------------------------------- writing
 def write_reference(docs_dir: Path | str | None = None, recipes_dir: Path | str | None = None) -> list[Path]:
-    """Write ``reference/cli.md``, ``components.md`` and ``recipes.md`` under ``docs_dir``; only files whose
-    content changed are rewritten (so ``mkdocs serve`` does not rebuild in a loop)."""
+    """Write ``reference/cli.md``, ``components.md``, ``recipes.md`` and ``compatibility.md`` under ``docs_dir``;
+    only files whose content changed are rewritten (so ``mkdocs serve`` does not rebuild in a loop)."""
     docs_dir = Path(docs_dir) if docs_dir else ROOT / "docs"
     recipes_dir = Path(recipes_dir) if recipes_dir else ROOT / "recipes"
     ref = docs_dir / "reference"
     ref.mkdir(parents=True, exist_ok=True)
     pages = {"cli.md": render_cli(), "components.md": render_components(),
-             "recipes.md": render_recipes(recipes_dir, docs_dir)}
+             "recipes.md": render_recipes(recipes_dir, docs_dir),
+             "compatibility.md": render_compatibility(recipes_dir=recipes_dir)}
     written = []
     for name, text in pages.items():
         path = ref / name

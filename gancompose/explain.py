@@ -35,18 +35,7 @@ def render_explanation(run, console: Console) -> None:
     for line in getattr(run.schedule, "describe", lambda: [])():  # a staged schedule's timeline (ProGAN)
         console.print(f"  {line}")
 
-    from gancompose.recipe.checks import provided_by
-    have = provided_by(r, run.registry)
-    comps = [("loss", "loss", r.loss.type, None)] + [
-        ("regularizer", f"regularizers[{i}]", spec.type, spec.network) for i, spec in enumerate(r.regularizers)]
-    terms = Table(title="where each term comes from", title_justify="left")
-    for col in ("recipe key", "component", "plugin", "on", "needs -> provided by"):
-        terms.add_column(col, overflow="fold")
-    for kind, key, name, network in comps:
-        c = run.registry.get(kind, name)
-        needs = "; ".join(f"{cap} -> {', '.join(have.get(cap, ['(missing)']))}" for cap in c.requires) or "-"
-        terms.add_row(key, f"{kind} {name!r}", c.plugin, network or "every phase", needs)
-    console.print(terms)
+    console.print(_provenance(run))
 
     opt = Table(title="optimizers", title_justify="left")
     for col in ("network", "optimizer", "settings", "lr schedule"):
@@ -68,3 +57,35 @@ def render_explanation(run, console: Console) -> None:
     auto_note = ("; on CUDA 'auto' means bf16 autocast + TF32, channels_last, fused optimizers "
                  "(docs/performance.md)") if run.device.type != "cuda" and r.performance.precision == "auto" else ""
     console.print(f"performance ({run.device}): {run.performance.describe().partition(': ')[2]}{auto_note}")
+
+
+def _provenance(run) -> Table:
+    """Which component gives each term, conditioning and the schedule, and who provides what each needs."""
+    from gancompose.recipe.checks import scheduled_networks, network_provides, provided_by
+    r, reg = run.recipe, run.registry
+    have = provided_by(r, reg)
+
+    def own(name: str) -> dict[str, list[str]]:  # a conditioner's / schedule's needs come from the network's block
+        spec = r.networks[name]
+        return {cap: [f"network {name!r} (block {spec.type!r})"] for cap in network_provides(spec, reg)}
+
+    rows = [("schedule", "schedule", r.schedule.type, ", ".join(scheduled_networks(r)), None),
+            ("loss", "loss", r.loss.type, None, have)]
+    rows += [("conditioner", f"networks.{name}.condition", spec.condition.type, name, own(name))
+             for name, spec in r.networks.items() if getattr(spec, "condition", None) is not None]
+    rows += [("regularizer", f"regularizers[{i}]", spec.type, spec.network, have)
+             for i, spec in enumerate(r.regularizers)]
+    table = Table(title="where each term comes from", title_justify="left")
+    for col in ("recipe key", "component", "plugin", "on", "needs -> provided by"):
+        table.add_column(col, overflow="fold")
+    for kind, key, name, on, sources in rows:
+        c = reg.get(kind, name)
+        if sources is None:  # the schedule: from every network it trains
+            needs = "; ".join(f"{cap} -> " + ", ".join(f"network {n!r} (block {r.networks[n].type!r})"
+                                                       if cap in network_provides(r.networks[n], reg) else
+                                                       f"(missing in {n!r})" for n in scheduled_networks(r))
+                              for cap in c.requires)
+        else:
+            needs = "; ".join(f"{cap} -> {', '.join(sources.get(cap, ['(missing)']))}" for cap in c.requires)
+        table.add_row(key, f"{kind} {name!r}", c.plugin, on or "every phase", needs or "-")
+    return table

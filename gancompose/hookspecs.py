@@ -102,6 +102,12 @@ def register_conditioners(register):
     shape the wrapped network is built for, e.g. with label channels added) and
     ``wrap(network, in_shape) -> nn.Module`` returning a module called as ``module(x, labels)`` with
     ``conditional = True``. ``num_classes`` comes from the dataset.
+
+    A conditioner's ``requires`` must be provided by the block (or, for a ``sequential`` network, the last
+    layer) of the network it conditions: ``projection`` and ``auxiliary_classifier`` require
+    ``"feature_head"``, which a block provides by exposing ``features(x) -> [N, F]`` and a ``head`` module
+    with ``in_features``/``out_features`` (``gancompose_conditional.heads.split_head``). A wrapper that
+    subclasses ``gancompose_conditional.heads.Wrapper`` passes a growing network's ``set_growth`` through.
     """
 
 

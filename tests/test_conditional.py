@@ -98,11 +98,26 @@ def test_conditional_d_needs_conditional_g(tmp_path):
 
 
 def test_projection_needs_a_linear_head(tmp_path):
+    """Refused while validating when the network's type declares no feature_head (a sequential network ending in
+    a conv, a PatchGAN); refused while building when the block declares one but these parameters give none."""
     path = ROOT / "recipes" / "dcgan_shapes.toml"
-    with pytest.raises(RecipeError, match="final linear layer") as e:
-        build_run(load_recipe(path, [*tiny_overrides(load_raw(path), tmp_path),
-                                     "networks.generator.condition={type='conditional_batch_norm'}",
-                                     "networks.discriminator.condition={type='projection'}"]))
+    base = [*tiny_overrides(load_raw(path), tmp_path), "networks.generator.condition={type='conditional_batch_norm'}",
+            "networks.discriminator.condition={type='projection'}"]
+    conv_d = ("networks.discriminator={type='sequential', input='data', layers=[{type='conv2d', out_channels=8, "
+              "kernel_size=4, stride=2, padding=1}, {type='leaky_relu'}, {type='conv2d', out_channels=1, kernel_size=8, "
+              "padding=0}], condition={type='projection'}}")
+    patch_d = ("networks.discriminator={type='patchgan_discriminator', input='data', ndf=8, n_layers=2, "
+               "condition={type='projection'}}")
+    for net, what in ((conv_d, "layer 'conv2d'"), (patch_d, "block 'patchgan_discriminator'")):
+        with pytest.raises(RecipeError, match="feature_head") as e:
+            load_recipe(path, [*base, net])
+        assert e.value.key == "networks.discriminator.condition.type"
+        msg = str(e.value)
+        assert "'projection'" in msg and what in msg and "dcgan_discriminator" in msg and "'concat'" in msg
+    # the mlp block declares a head, but out_shape [2] ends in a linear layer with two outputs
+    mlp_d = "networks.discriminator={type='mlp', input='data', hidden=[16], out_shape=[2], condition={type='projection'}}"
+    with pytest.raises(RecipeError, match="final linear layer with one output") as e:
+        build_run(load_recipe(path, [*base, mlp_d]))
     assert e.value.key == "networks.discriminator.condition"
 
 

@@ -46,6 +46,8 @@ def test_docs_build_strict(tmp_path):
     recipes = (site / "reference" / "recipes" / "index.html").read_text(encoding="utf-8")
     for name in RECIPE_NAMES:
         assert f'id="{name}"' in recipes, name
+    compat = (site / "reference" / "compatibility" / "index.html").read_text(encoding="utf-8")
+    assert 'id="matrix-discriminator-conditioning"' in compat and 'id="grid-conditioner"' in compat
     for page in ("index.html", "concepts/index.html", "tutorials/dcgan/index.html", "schema/index.html"):
         assert (site / page).exists(), page
 
@@ -202,9 +204,37 @@ def test_write_reference_only_rewrites_changed_pages(tmp_path):
     docs = tmp_path / "docs"
     (docs / "tutorials").mkdir(parents=True)
     paths = docgen.write_reference(docs, ROOT / "recipes")
-    assert sorted(p.name for p in paths) == ["cli.md", "components.md", "recipes.md"]
+    assert sorted(p.name for p in paths) == ["cli.md", "compatibility.md", "components.md", "recipes.md"]
     mtimes = {p: p.stat().st_mtime_ns for p in paths}
     os.utime(paths[0], ns=(1, 1))
     docgen.write_reference(docs, ROOT / "recipes")
     assert paths[0].stat().st_mtime_ns == 1  # unchanged content: not rewritten (mkdocs serve does not loop)
     assert all(p.stat().st_mtime_ns == mtimes[p] for p in paths[1:])
+
+
+def test_compatibility_page_tabulates_capabilities_and_the_matrix_cells():
+    from gancompose import matrix
+    from gancompose.compatibility import capability_table
+    reg = default_registry()
+    text = docgen.render_compatibility(reg, ROOT / "recipes")
+    for cap, _, _ in capability_table(reg):
+        assert f"| `{cap}` |" in text
+    # the conditioner grid: which blocks a head conditioning can go on
+    grid = text.split("{#grid-conditioner}", 1)[1].split("\n## ", 1)[0]
+    assert "| block `progan_discriminator` | ✓ | ✓ |" in grid and "| block `patchgan_discriminator` | ✗ | ✗ |" in grid
+    # every cell of the matrix test, under its column, with the test that trains it
+    for column, (title, test) in matrix.COLUMNS.items():
+        section = text.split(f"### {title} {{#matrix-", 1)[1].split("\n### ", 1)[0]
+        assert f"`{test}`" in section
+        for cell in (c for c in matrix.cells(reg) if c.column == column):
+            row = next(line for line in section.splitlines() if line.startswith(f"| `{cell.name}` |"))
+            assert cell.family in section.splitlines()[4]  # the header row names the family
+            if cell.claim == matrix.TRAINS:
+                assert "**trains**" in row
+    cond = text.split("{#matrix-discriminator-conditioning}", 1)[1]
+    for name in ("projection", "auxiliary_classifier", "concat"):
+        row = next(line for line in cond.splitlines() if line.startswith(f"| `{name}` |"))
+        assert row.count("**trains**") == len(matrix.SINGLE_PAIR)
+    # cycle terms on a single pair: refused while validating, with the validator's message
+    other = text.split("{#matrix-other-term}", 1)[1].split("\n### ", 1)[0]
+    assert "- `cycle_consistency` on mlp: regularizers[0].type: 'cycle_consistency' needs cycle_pair" in other

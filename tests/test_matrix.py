@@ -1,10 +1,13 @@
-"""Composition as a property: every architecture family trains with every registered adversarial loss and
-with every discriminator regularizer, in a tiny version, for two steps on the CPU.
+"""Composition as a property: every architecture family trains with every registered adversarial loss, with
+every discriminator regularizer, with every augmentation and (single-pair families, labelled data) with every
+discriminator conditioning, in a tiny version, for two steps on the CPU.
 
 The rows are the recipes of each family (shrunk by ``tiny_overrides``); the columns come from the registry,
-so a loss or regularizer a third-party plugin registers joins the matrix by itself. A cell passes when
-both steps give finite losses and every trained network's weights moved. A combination that cannot work
-must be refused by the validator with a RecipeError before anything trains (never another exception).
+so a loss or regularizer a third-party plugin registers joins the matrix by itself. Families, columns and
+what each cell claims are defined once in ``gancompose/matrix.py``, which the generated compatibility page
+lists too. A cell passes when both steps give finite losses and every trained network's weights moved. A
+combination that cannot work must be refused with a RecipeError (never another exception), by the validator
+before anything is built where the components declare what they need.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import pytest
 import torch
 
 from conftest import ROOT, tiny_overrides
+from gancompose import matrix
 from gancompose.builder import build_run
 from gancompose.engine.loop import StepLogs, _GradSwitch, run_step
 from gancompose.errors import RecipeError
@@ -21,20 +25,14 @@ from gancompose.recipe import load_raw, validate_recipe
 from gancompose.recipe.load import apply_overrides
 from gancompose.registry import default_registry
 
-#: family -> (recipe, the discriminators a regularizer can be attached to)
-FAMILIES = {
-    "mlp": ("vanilla_gan_ring.toml", ["discriminator"]),
-    "dcgan": ("dcgan_shapes.toml", ["discriminator"]),
-    "sngan_resnet": ("sngan_shapes.toml", ["discriminator"]),
-    "resnet_patchgan_pair": ("cyclegan_shapes.toml", ["D_A", "D_B"]),
-    "progressive": ("progan_shapes.toml", ["discriminator"]),
-    "stylegan2": ("stylegan2_shapes.toml", ["discriminator"]),
-}
-#: regularizers that regularize a discriminator on real and generated images (any family)
-D_REGULARIZERS = ("gradient_penalty", "r1", "r2", "drift", "weight_clipping")
-
+FAMILIES = matrix.FAMILIES
 _REG = default_registry()
-LOSSES = _REG.names("loss")
+CELLS = matrix.cells(_REG)
+
+
+def _cells(column: str) -> list[tuple[str, str]]:
+    """(family, component) of every cell in one column of the matrix."""
+    return [(c.family, c.name) for c in CELLS if c.column == column]
 
 
 def _raw(family: str, tmp_path) -> dict:
@@ -45,7 +43,7 @@ def _raw(family: str, tmp_path) -> dict:
     return raw
 
 
-def _train_two_steps(raw: dict) -> None:
+def _train_two_steps(raw: dict):
     run = build_run(validate_recipe(raw))
     before = {n: [p.detach().clone() for p in run.networks[n].parameters()] for n in run.optimizers}
     logs, grads = StepLogs(), _GradSwitch(run.networks)
@@ -58,39 +56,25 @@ def _train_two_steps(raw: dict) -> None:
     for name, old in before.items():
         moved = any(not torch.equal(a, b) for a, b in zip(old, run.networks[name].parameters()))
         assert moved, f"{name}'s weights did not change"
+    return run
 
 
-@pytest.mark.parametrize("loss", LOSSES)
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family,loss", _cells("loss"))
 def test_every_family_trains_with_every_loss(family, loss, tmp_path):
-    raw = _raw(family, tmp_path)
-    raw["loss"] = {"type": loss}
-    _train_two_steps(raw)
+    _train_two_steps(matrix.with_loss(_raw(family, tmp_path), loss))
 
 
-@pytest.mark.parametrize("reg", D_REGULARIZERS)
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family,reg", _cells("discriminator regularizer"))
 def test_every_family_trains_with_every_discriminator_regularizer(family, reg, tmp_path):
-    raw = _raw(family, tmp_path)
-    d = FAMILIES[family][1][-1]
-    keep = [r for r in raw.get("regularizers", []) if r.get("type") != reg]
-    raw["regularizers"] = [*keep, {"type": reg, "network": d}]
-    _train_two_steps(raw)
+    _train_two_steps(matrix.with_d_regularizer(_raw(family, tmp_path), family, reg))
 
 
-OTHER_REGULARIZERS = [n for n in _REG.names("regularizer") if n not in D_REGULARIZERS]
-
-
-@pytest.mark.parametrize("reg", OTHER_REGULARIZERS)
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family,reg", _cells("other term"))
 def test_other_terms_train_or_are_refused_clearly(family, reg, tmp_path):
     """Terms with requirements (cycle terms need a pair, path length a style generator, the auxiliary
     classifier a class head...): either the combination trains, or it is a RecipeError."""
-    raw = _raw(family, tmp_path)
-    gens = [n for n, s in raw["networks"].items() if n.startswith("G") or n == "generator"]
-    raw["regularizers"] = [*raw.get("regularizers", []), {"type": reg, "network": gens[0]}]
     try:
-        _train_two_steps(raw)
+        _train_two_steps(matrix.with_other_term(_raw(family, tmp_path), reg))
     except RecipeError as exc:
         assert str(exc).strip()
 
@@ -171,50 +155,127 @@ def test_cli_tells_what_combines_and_where_terms_come_from():
     assert "where each term comes from" in res.output and "cycle_pair -> schedule 'cycle'" in res.output
 
 
-AUGMENTATIONS = _REG.names("augmentation")
-CONDITIONS = _REG.names("conditioner")
+def test_cli_tells_which_blocks_a_head_conditioning_can_go_on():
+    from click.testing import CliRunner
+    from gancompose.cli import cli
+    import json
+    res = CliRunner().invoke(cli, ["list-components", "--compatible-with", "projection", "--kind", "block", "--json"])
+    assert res.exit_code == 0, res.output
+    rel = {c["name"]: c["with"] for c in json.loads(res.output)["components"]}
+    for block in ("dcgan_discriminator", "progan_discriminator", "stylegan2_discriminator", "sngan_resnet_discriminator",
+                  "mlp"):
+        assert rel[block] == "provides what it needs (feature_head)", (block, rel[block])
+    for block in ("patchgan_discriminator", "dcgan_generator"):
+        assert rel[block].startswith("cannot take it: feature_head"), (block, rel[block])
 
 
-def _discriminators(family: str) -> list[str]:
-    return FAMILIES[family][1]
-
-
-@pytest.mark.parametrize("aug", AUGMENTATIONS)
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family,aug", _cells("augmentation"))
 def test_every_family_trains_with_every_augmentation_or_refuses_it(family, aug, tmp_path):
     """Augmenting the discriminator(s): trains, or (2-D data) a RecipeError at the augment key."""
-    raw = _raw(family, tmp_path)
-    for d in _discriminators(family):
-        raw["networks"][d] = {**raw["networks"][d], "augment": {"type": aug}}
     try:
-        _train_two_steps(raw)
+        _train_two_steps(matrix.with_augmentation(_raw(family, tmp_path), family, aug))
     except RecipeError as exc:
         assert family == "mlp" and "augment" in str(exc), str(exc)
 
 
-#: how a discriminator is conditioned, and the generator conditions that go with it
-D_CONDITIONS = [c for c in CONDITIONS if c != "conditional_batch_norm"]
-G_CONDITIONS = ("conditional_batch_norm", "concat")
+SHAPE_CLASSES = matrix.SHAPE_CLASSES
 
 
-@pytest.mark.parametrize("cond", D_CONDITIONS)
-@pytest.mark.parametrize("family", [f for f in FAMILIES if f != "resnet_patchgan_pair"])
-def test_every_single_pair_family_trains_with_every_conditioning_or_refuses_it(family, cond, tmp_path):
-    """Class-conditioning on labelled data (D by ``cond``, G by conditional batch norm or concatenation):
-    trains with one of the generator conditions, or every try is a RecipeError (never another exception)."""
+def conditioning_raw(family: str, d_cond: str, g_cond: str, tmp_path) -> dict:
+    return matrix.with_conditioning(_raw(family, tmp_path), family, d_cond, g_cond)
+
+
+@pytest.mark.parametrize("family,cond", _cells("discriminator conditioning"))
+def test_every_single_pair_family_trains_with_every_conditioning(family, cond, tmp_path):
+    """Class-conditioning on labelled data: D by ``cond`` (projection and the auxiliary classifier read the
+    block's ``features()`` and linear ``head``; concat adds label channels the block takes without being told),
+    G by its own label input, conditional batch norm or concatenation, the first that fits. A built-in
+    conditioning trains (finite losses, every trained network moved); a third-party one trains or is refused
+    with a RecipeError (never another exception)."""
     refusals = []
-    for g_cond in G_CONDITIONS:
-        raw = _raw(family, tmp_path / g_cond)
-        if family != "mlp":
-            raw["data"] = {**raw["data"], "type": "shapes"}
-        raw["networks"]["generator"] = {**raw["networks"]["generator"], "condition": {"type": g_cond}}
-        raw["networks"]["discriminator"] = {**raw["networks"]["discriminator"], "condition": {"type": cond}}
-        if cond == "auxiliary_classifier":
-            raw["regularizers"] = [*raw.get("regularizers", []),
-                                   {"type": "auxiliary_classifier", "network": "discriminator"}]
+    for g_cond in matrix.g_conditions(_raw(family, tmp_path), _REG):
         try:
-            _train_two_steps(raw)
-            return
+            run = _train_two_steps(conditioning_raw(family, cond, g_cond, tmp_path / g_cond))
         except RecipeError as exc:
-            refusals.append(str(exc))
+            refusals.append(f"{g_cond}: {exc}")
+            continue
+        d = run.networks["discriminator"]
+        if cond == "auxiliary_classifier":  # an unconditional score and a class head
+            assert not d.conditional and d.classify(run.next_batch()["image"]).shape[1] == run.num_classes
+        elif cond in matrix.BUILT_IN_D_CONDITIONS:
+            assert d.conditional
+        return
+    assert cond not in matrix.BUILT_IN_D_CONDITIONS, "\n".join(refusals)
     assert all(msg.strip() for msg in refusals)
+
+
+CONDITIONERS_REQUIRING = [c for c in _REG.of_kind("conditioner") if c.requires]
+
+
+@pytest.mark.parametrize("comp", CONDITIONERS_REQUIRING, ids=[c.name for c in CONDITIONERS_REQUIRING])
+def test_a_conditioning_whose_network_lacks_what_it_needs_is_refused_while_validating(comp, tmp_path):
+    """A conditioner's requirements come from the block of the network it conditions. PatchGAN provides none
+    (it scores patches: no features and linear head for a class head to read): validation says so, naming the
+    condition, the block, the capability, the blocks that provide it and the conditioners that need nothing."""
+    raw = _raw("resnet_patchgan_pair", tmp_path)
+    raw["networks"]["D_A"] = {**raw["networks"]["D_A"], "condition": {"type": comp.name}}
+    with pytest.raises(RecipeError) as err:
+        validate_recipe(raw)
+    msg = str(err.value)
+    assert "networks.D_A.condition.type" in msg and repr(comp.name) in msg and "patchgan_discriminator" in msg
+    assert "'concat'" in msg
+    for cap in comp.requires:
+        assert cap in msg
+        givers = [c for c in _REG.components.values() if cap in c.provides]
+        assert givers and all(repr(c.name) in msg for c in givers)
+    if "feature_head" in comp.requires:
+        for block in ("dcgan_discriminator", "progan_discriminator", "stylegan2_discriminator"):
+            assert repr(block) in msg
+
+
+def test_a_second_conditioning_of_a_conditional_block_is_refused(tmp_path):
+    """A StyleGAN2 discriminator with its own label projection (num_classes > 0) cannot take another one."""
+    raw = conditioning_raw("stylegan2", "projection", "num_classes", tmp_path)
+    raw["networks"]["discriminator"]["num_classes"] = SHAPE_CLASSES
+    with pytest.raises(RecipeError, match="class-conditional already") as err:
+        build_run(validate_recipe(raw))
+    assert err.value.key == "networks.discriminator.condition"
+
+
+def test_a_conditioned_progressive_pair_still_grows(tmp_path):
+    """The conditioners' wrappers pass set_growth (and image_size) through: a concat-conditioned ProGAN generator
+    and a projection critic grow with the schedule, their EMA copy too."""
+    raw = conditioning_raw("progressive", "projection", "concat", tmp_path)
+    raw["schedule"] = {**raw["schedule"], "stabilise_kimg": 0.002, "fade_kimg": 0.004}  # 4 px, fade, 8 px, 16 px
+    run = build_run(validate_recipe(raw))
+    g, d = run.networks["generator"], run.networks["discriminator"]
+    assert g.conditional and d.conditional and g.image_size == 16
+    logs, grads = StepLogs(), _GradSwitch(run.networks)
+    seen = []
+    for step in range(4):  # 4 images a step
+        run_step(run, step, logs, grads)
+        run.state.step += 1
+        seen.append((g.net.resolution, g.net.alpha, d.body.net.resolution))
+    assert [r for r, _, _ in seen] == [4, 8, 8, 16] and seen[1][1] < 1.0
+    assert all(rg == rd for rg, _, rd in seen)
+    assert all(math.isfinite(v) for v in logs.means().values())
+    for ema in run.ema.values():
+        assert ema.net.resolution == 16
+
+
+def test_explain_and_list_components_show_the_schedule_and_conditioning_requirements():
+    """The progressive schedule needs growing networks, a projection a feature head of its own network:
+    explain names who provides each, list-components says which blocks the schedule cannot train."""
+    import json
+    from click.testing import CliRunner
+    from gancompose.cli import cli
+    res = CliRunner(env={"COLUMNS": "300"}).invoke(
+        cli, ["explain", str(ROOT / "recipes" / "progan_wgangp_projection_shapes.toml")])
+    assert res.exit_code == 0, res.output
+    assert "growing -> network 'generator' (block 'progan_generator'), network 'discriminator'" in res.output
+    assert "feature_head -> network 'discriminator' (block 'progan_discriminator')" in res.output
+    res = CliRunner().invoke(cli, ["list-components", "--compatible-with", "progressive", "--kind", "block",
+                                   "--json"])
+    rel = {c["name"]: c["with"] for c in json.loads(res.output)["components"]}
+    assert rel["progan_generator"].startswith("provides what it needs (growing)")
+    assert rel["dcgan_discriminator"].startswith("cannot be trained by it: growing must come from the blocks")

@@ -88,9 +88,12 @@ def test_train_batch_size_caps_every_stage(tmp_path):
 
 def test_schedule_errors_name_the_key(tmp_path):
     from gancompose.errors import RecipeError
-    with pytest.raises(RecipeError, match="cannot grow"):
-        build_run(_recipe(tmp_path, ["networks.discriminator={type='dcgan_discriminator', input='data', ndf=8, "
-                                     "nc=3, image_size=32, batch_norm=false}"]))
+    with pytest.raises(RecipeError) as exc:  # refused while validating, from the blocks' declared capabilities
+        _recipe(tmp_path, ["networks.discriminator={type='dcgan_discriminator', input='data', ndf=8, "
+                           "nc=3, image_size=32, batch_norm=false}"])
+    assert exc.value.key == "networks.discriminator.type"
+    assert "'progressive' schedule needs growing" in str(exc.value) and "'dcgan_discriminator'" in str(exc.value)
+    assert "block 'progan_discriminator'" in str(exc.value)  # who provides it
     with pytest.raises(RecipeError) as exc:
         build_run(_recipe(tmp_path, ["schedule.final_resolution=64"]))
     assert exc.value.key == "schedule.final_resolution"

@@ -73,23 +73,82 @@ def provided_by(recipe, registry) -> dict[str, list[str]]:
     return out
 
 
+def network_provides(spec, registry) -> tuple[str, ...]:
+    """What a network's own architecture provides to a conditioner on it: its block's capabilities, or for a
+    ``sequential`` network its last layer's (a final ``linear`` layer is a ``feature_head``)."""
+    if spec.type == "sequential":
+        layers = getattr(spec, "layers", None) or []
+        comp = registry.find("layer", layers[-1].type) if layers else None
+    else:
+        comp = registry.find("block", spec.type)
+    return comp.provides if comp is not None else ()
+
+
+def _givers(registry, caps) -> list[str]:
+    out = []
+    for c in registry.components.values():
+        if set(caps) & set(c.provides):
+            out.append(f"a sequential network ending in layer {c.name!r}" if c.kind == "layer"
+                       else f"{c.kind} {c.name!r}")
+    return out
+
+
+def _providers(registry, missing) -> str:
+    givers = _givers(registry, missing)
+    return f"provided by {', '.join(givers)}" if givers else "no installed component provides it"
+
+
+def scheduled_networks(recipe) -> list[str]:
+    """The networks the schedule names (its parameters whose value is a network), or every network."""
+    named = [v for k, v in recipe.schedule if k != "type" and isinstance(v, str) and v in recipe.networks]
+    return list(dict.fromkeys(named)) or list(recipe.networks)
+
+
 def check_compatibility(recipe, registry, *, file: str | None = None) -> None:
     """Every capability a regularizer ``requires`` is provided by the recipe's schedule or one of its networks
-    (blocks and conditions): otherwise one RecipeError per term naming it, what is missing and which
-    registered components would provide it. Runs on the validated recipe, before anything is built."""
+    (blocks and conditions), every capability a network's conditioner ``requires`` by that network's own
+    block (or last layer), and every capability the schedule ``requires`` by the block of each network it
+    names (the progressive schedule: growing networks): otherwise one RecipeError per term, condition or
+    network naming it, what is missing and which registered components would provide it. Runs on the
+    validated recipe, before anything is built."""
     have = provided_by(recipe, registry)
     problems: list[RecipeError] = []
+    for name, spec in recipe.networks.items():
+        cond = getattr(spec, "condition", None)
+        comp = registry.find("conditioner", cond.type) if cond is not None else None
+        if comp is None:
+            continue
+        own = network_provides(spec, registry)
+        missing = [cap for cap in comp.requires if cap not in own]
+        if not missing:
+            continue
+        what = (f"a sequential network ending in layer {spec.layers[-1].type!r}"
+                if spec.type == "sequential" and getattr(spec, "layers", None) else f"block {spec.type!r}")
+        free = [c.name for c in registry.of_kind("conditioner") if not c.requires]
+        problems.append(RecipeError(
+            f"condition {cond.type!r} needs {', '.join(missing)} from the network it conditions, which "
+            f"{name!r} ({what}) does not provide",
+            key=["networks", name, "condition", "type"],
+            hint=_providers(registry, missing) + (f"; or condition {name!r} with {' or '.join(repr(n) for n in free)}" if free else "")))
+    schedule = registry.find("schedule", recipe.schedule.type)
+    if schedule is not None and schedule.requires:
+        for name in scheduled_networks(recipe):
+            spec = recipe.networks[name]
+            missing = [cap for cap in schedule.requires if cap not in network_provides(spec, registry)]
+            if missing:
+                problems.append(RecipeError(
+                    f"the {recipe.schedule.type!r} schedule needs {', '.join(missing)} from the networks it "
+                    f"trains, which {name!r} (block {spec.type!r}) does not provide",
+                    key=["networks", name, "type"], hint=_providers(registry, missing)))
     for i, spec in enumerate(recipe.regularizers):
         comp = registry.find("regularizer", spec.type)
         missing = [cap for cap in (comp.requires if comp is not None else ()) if cap not in have]
         if not missing:
             continue
-        givers = [f"{c.kind} {c.name!r}" for c in registry.components.values() if set(missing) & set(c.provides)]
         problems.append(RecipeError(
             f"{spec.type!r} needs {', '.join(missing)}, which neither the {recipe.schedule.type!r} schedule nor "
             f"the networks ({', '.join(f'{n}: {s.type}' for n, s in recipe.networks.items())}) provide",
-            key=["regularizers", i, "type"],
-            hint=f"provided by {', '.join(givers)}" if givers else "no installed component provides it"))
+            key=["regularizers", i, "type"], hint=_providers(registry, missing)))
     if len(problems) == 1:
         raise problems[0].with_file(file)
     if problems:

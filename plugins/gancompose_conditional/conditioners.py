@@ -9,7 +9,7 @@ from pydantic import Field, PositiveInt
 from torch import nn
 
 from gancompose import Params, RecipeError
-from gancompose_conditional.heads import split_head
+from gancompose_conditional.heads import FEATURE_HEAD, Wrapper, split_head
 
 Shape = tuple[int, ...]
 
@@ -24,7 +24,7 @@ class ConcatParams(Params):
                                                    "(the CGAN MLP discriminator)")
 
 
-class ConcatLabels(nn.Module):
+class ConcatLabels(Wrapper):
     """``net(cat(x, e(y)))``: the label vector is appended to a flat input, or as constant channels to an image."""
     conditional = True
 
@@ -32,6 +32,9 @@ class ConcatLabels(nn.Module):
         super().__init__()
         self.net, self.num_classes, self.flatten = net, num_classes, flatten
         self.embed = None if one_hot else nn.Embedding(num_classes, dim)
+
+    def wrapped(self) -> nn.Module:
+        return self.net
 
     def forward(self, x, labels):
         e = F.one_hot(labels, self.num_classes).to(x.dtype) if self.embed is None else self.embed(labels)
@@ -43,7 +46,10 @@ class ConcatLabels(nn.Module):
 
 
 class Concat:
-    """Concatenate a label embedding to the input (CGAN, Mirza & Osindero 2014): to z, or as channels to an image."""
+    """Concatenate a label embedding to the input (CGAN, Mirza & Osindero 2014): to z, or as channels to an image.
+
+    The network is built for the wider input: an image discriminator block takes ``nc`` plus the label channels
+    without being told (its ``nc`` stays the image's)."""
 
     def __init__(self, p: ConcatParams, num_classes: int):
         self.p, self.num_classes = p, num_classes
@@ -69,17 +75,20 @@ class ProjectionParams(Params):
     spectral_norm: bool = Field(True, description="spectral normalization of the class embedding (as in SNGAN)")
 
 
-class ProjectionDiscriminator(nn.Module):
+class ProjectionDiscriminator(Wrapper):
     """``head(h) + <embed(y), h>`` with ``h`` the network's features (Miyato & Koyama 2018)."""
     conditional = True
 
-    def __init__(self, body: nn.Module, head: nn.Linear, num_classes: int, spectral_norm: bool):
+    def __init__(self, body: nn.Module, head: nn.Module, num_classes: int, spectral_norm: bool):
         super().__init__()
         self.body, self.head = body, head
         self.embed = nn.Embedding(num_classes, head.in_features)
         nn.init.xavier_uniform_(self.embed.weight)
         if spectral_norm:
             nn.utils.parametrizations.spectral_norm(self.embed)
+
+    def wrapped(self) -> nn.Module:
+        return self.body
 
     def forward(self, x, labels):
         h = self.body(x).flatten(1)
@@ -88,6 +97,7 @@ class ProjectionDiscriminator(nn.Module):
 
 class Projection:
     """Projection discriminator (Miyato & Koyama 2018): inner product of a class embedding with D's features."""
+    requires = (FEATURE_HEAD,)  # from the block of the network it conditions
 
     def __init__(self, p: ProjectionParams, num_classes: int):
         self.p, self.num_classes = p, num_classes
@@ -124,7 +134,7 @@ class ConditionalBatchNorm(nn.Module):
         return self.bn(x) * self.gamma(self.labels).view(shape) + self.beta(self.labels).view(shape)
 
 
-class ConditionalBatchNormNet(nn.Module):
+class ConditionalBatchNormNet(Wrapper):
     conditional = True
 
     def __init__(self, net: nn.Module, num_classes: int):
@@ -138,6 +148,9 @@ class ConditionalBatchNormNet(nn.Module):
             raise RecipeError("the network has no batch norm layers to make conditional",
                               hint="use 'concat' to condition a network without batch norm")
         self.net = net
+
+    def wrapped(self) -> nn.Module:
+        return self.net
 
     def forward(self, x, labels):
         for m in self.cbn:
@@ -167,14 +180,17 @@ class AuxiliaryClassifierParams(Params):
     pass
 
 
-class AuxiliaryClassifierDiscriminator(nn.Module):
+class AuxiliaryClassifierDiscriminator(Wrapper):
     """An unconditional discriminator with a second head that classifies its input (AC-GAN)."""
     conditional = False
 
-    def __init__(self, body: nn.Module, head: nn.Linear, num_classes: int):
+    def __init__(self, body: nn.Module, head: nn.Module, num_classes: int):
         super().__init__()
         self.body, self.head = body, head
         self.classifier = nn.Linear(head.in_features, num_classes)
+
+    def wrapped(self) -> nn.Module:
+        return self.body
 
     def forward(self, x):
         return self.head(self.body(x).flatten(1)).flatten()
@@ -186,6 +202,7 @@ class AuxiliaryClassifierDiscriminator(nn.Module):
 class AuxiliaryClassifier:
     """Add a class-prediction head on the discriminator's features (AC-GAN, Odena et al. 2017); train it with
     the auxiliary_classifier regularizer."""
+    requires = (FEATURE_HEAD,)  # from the block of the network it conditions
     provides = ("class_head",)
 
     def __init__(self, p: AuxiliaryClassifierParams, num_classes: int):

@@ -41,4 +41,8 @@ def mlp(p: MLPParams, in_shape: tuple[int, ...]) -> nn.Module:
     return nn.Sequential(*layers)
 
 
+#: ends in a linear layer on its last hidden features (with out_shape [1] and no out_activation: a discriminator),
+#: which the projection and auxiliary-classifier conditioners attach to
+mlp.provides = ("feature_head",)
+
 BLOCKS = [("mlp", mlp, MLPParams)]

@@ -40,6 +40,11 @@ def linear(p: LinearParams, in_shape: Shape) -> nn.Module:
     return _maybe_sn(nn.Linear(in_shape[-1], p.out_features, bias=p.bias), p.spectral_norm)
 
 
+#: as the last layer of a sequential network: the linear head that projection and auxiliary-classifier
+#: conditioners attach to (the layers before it give the features)
+linear.provides = ("feature_head",)
+
+
 class ConvParams(Params):
     out_channels: PositiveInt = Field(description="output channels")
     kernel_size: PositiveInt = Field(3, description="kernel size")

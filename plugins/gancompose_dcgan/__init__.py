@@ -7,4 +7,5 @@ from gancompose_dcgan.blocks import DiscriminatorParams, GeneratorParams, discri
 @hookimpl
 def register_blocks(register):
     register("dcgan_generator", generator, GeneratorParams)
-    register("dcgan_discriminator", discriminator, DiscriminatorParams)
+    register("dcgan_discriminator", discriminator, DiscriminatorParams, 
+             provides=("feature_head",))  # features() and a linear head: projection, auxiliary classifier

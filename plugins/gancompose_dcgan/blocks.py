@@ -2,7 +2,9 @@
 
 At image_size 64 these are layer for layer the official networks (G 3,576,704 and D 2,765,568
 parameters at nz=100, ngf=ndf=64, nc=3). Other power-of-two sizes add or remove one stride-2 stage
-per factor of two. The discriminator returns logits (no sigmoid): the loss applies it.
+per factor of two. The discriminator returns logits (no sigmoid): the loss applies it. Its last 4x4
+convolution is a linear layer on the flattened last feature map, which is how the projection and
+auxiliary-classifier conditioners read it (``features()`` and ``head``; the weights stay the conv's).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pydantic import Field, PositiveInt, field_validator
 from torch import nn
 
 from gancompose import Params, RecipeError
+from gancompose_core.discriminators import LinearView, image_input_channels
 
 
 def _stages(image_size: int) -> int:
@@ -89,11 +92,17 @@ class Discriminator(nn.Module):
     def forward(self, x):
         return self.main(x).view(-1)
 
+    def features(self, x):
+        """The last feature map (4x4, ``8 ndf`` channels at 64 px), flattened: ``[N, 16 * channels]``."""
+        return self.main[:-1](x).flatten(1)
+
+    @property
+    def head(self) -> nn.Module:
+        """The final 4x4 convolution as a linear layer on :meth:`features` (conditioners attach to it)."""
+        return LinearView(self.main[-1])
+
 
 def discriminator(p: DiscriminatorParams, in_shape: tuple[int, ...]) -> nn.Module:
     """DCGAN discriminator: image to one logit through stride-2 convolutions."""
-    expected = (p.nc, p.image_size, p.image_size)
-    if tuple(in_shape) != expected:
-        raise RecipeError(f"the data's samples have shape {tuple(in_shape)}, but this discriminator takes "
-                          f"{expected}", hint="set nc and image_size to match [data]")
-    return Discriminator(p.ndf, p.nc, p.image_size, p.batch_norm)
+    channels = image_input_channels(p, in_shape, p.nc, p.image_size)
+    return Discriminator(p.ndf, channels, p.image_size, p.batch_norm)

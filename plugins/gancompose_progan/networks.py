@@ -27,6 +27,10 @@ Discriminator, mirrored:
 * 4x4: minibatch stddev (group 4), 3x3 conv to ``nf(1)``, leaky ReLU, dense to ``nf(0)``, leaky ReLU, dense to 1
   (gain 1): one score per image, shape ``[N, 1]``.
 * During a fade-in: ``alpha * block_k(fromRGB_k(x)) + (1 - alpha) * fromRGB_{k-1}(avgpool(x))``.
+* ``features(x)`` (the ``nf(0)`` features before the last dense layer) and ``head`` (that layer) let the
+  projection and auxiliary-classifier conditioners attach to it (the official code's class outputs are
+  the AC-GAN form); a conditioned network still grows: the conditioner's wrapper passes ``set_growth``
+  through.
 
 Every conv and dense layer has an equalized learning rate (``gancompose_core.equalized``: weights N(0, 1)
 scaled at run time by ``gain / sqrt(fan_in)``, gain sqrt(2) but where noted), biases start at 0.
@@ -239,7 +243,8 @@ class ProGANDiscriminator(Growing):
         self.blocks, self.from_rgb = nn.ModuleList(blocks), nn.ModuleList(from_rgb)
         self._init_growth()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _to_4x4(self, x: torch.Tensor) -> torch.Tensor:
+        """The input of the 4x4 block at the current resolution and alpha."""
         factor = self.image_size // self.resolution
         stage = self.stage
         h = self.from_rgb[stage](downsample(x, factor))
@@ -249,7 +254,19 @@ class ProGANDiscriminator(Growing):
                 h = torch.lerp(self.from_rgb[stage - 1](downsample(x, 2 * factor)), h, self.alpha)
             for i in range(stage - 1, 0, -1):
                 h = self.blocks[i](h)
-        return self.blocks[0](h)
+        return h
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks[0](self._to_4x4(x))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Everything but the last dense layer: ``[N, nf(0)]`` (class conditioners read it; it grows too)."""
+        return self.blocks[0][:-1](self._to_4x4(x))
+
+    @property
+    def head(self) -> nn.Module:
+        """The last dense layer (``nf(0)`` -> 1): projection and auxiliary-classifier conditioners attach to it."""
+        return self.blocks[0][-1]
 
 
 def discriminator(p: DiscriminatorParams, in_shape: tuple[int, ...]) -> nn.Module:
@@ -258,6 +275,10 @@ def discriminator(p: DiscriminatorParams, in_shape: tuple[int, ...]) -> nn.Modul
         raise RecipeError(f"the discriminator takes square images [C, H, W], got shape {tuple(in_shape)}")
     _log2(in_shape[-1], "the data's image size", [])
     return ProGANDiscriminator(tuple(in_shape), p)
+
+
+generator.provides = ("growing",)  # set_growth(resolution, alpha): the progressive schedule
+discriminator.provides = ("growing", "feature_head")  # and features() + a linear head: projection, aux classifier
 
 
 BLOCKS = [("progan_generator", generator, GeneratorParams),

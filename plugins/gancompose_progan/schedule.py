@@ -94,6 +94,8 @@ class ProgressiveParams(Params):
 
 class Progressive:
     """Progressive growing (ProGAN): resolution, fade-in alpha, batch size and lr from the images seen."""
+    #: both networks it trains must grow (checked while validating, from their blocks' ``provides``)
+    requires = ("growing",)
 
     def __init__(self, p: ProgressiveParams, run):
         self.p = p

@@ -35,6 +35,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from gancompose import Params, RecipeError
+from gancompose_core.discriminators import image_input_channels
 
 
 def _glorot(module: nn.Module, gain: float) -> nn.Module:
@@ -196,13 +197,10 @@ class DiscriminatorParams(Params):
 
 def discriminator(p: DiscriminatorParams, in_shape: tuple[int, ...]) -> nn.Module:
     """SNGAN ResNet discriminator (Miyato et al. 2018): spectrally normalized down-ResBlocks, sum pooling, linear."""
-    expected = (p.nc, p.image_size, p.image_size)
-    if tuple(in_shape) != expected:
-        raise RecipeError(f"the data's samples have shape {tuple(in_shape)}, but this discriminator takes "
-                          f"{expected}", hint="set nc and image_size to match [data]")
+    channels = image_input_channels(p, in_shape, p.nc, p.image_size)  # more than nc under concat conditioning
     if getattr(p, "init", None) is not None:
         raise RecipeError("this block initializes its own weights (Glorot uniform, as the official code) and "
                           "then normalizes them spectrally; an initializer applied after it would not reach the "
                           "normalized weights", key=["init"], hint="remove init")
     ch = p.ch or (128 if p.image_size <= 32 else 64)
-    return Discriminator(ch, p.nc, p.image_size)
+    return Discriminator(ch, channels, p.image_size)

@@ -7,7 +7,9 @@ input); ``"skip"`` a fromRGB per resolution. The 4x4 epilogue: minibatch standar
 ``mbstd_group_size`` images, ``mbstd_num_channels`` features), a 3x3 convolution, a fully connected layer
 and the output layer. A class-conditional discriminator (``num_classes > 0``) maps the label through its own
 mapping network (8 layers by default: the official code uses the default even where the generator's has 2)
-to ``cmap_dim`` features and outputs ``<out, cmap> / sqrt(cmap_dim)`` (projection).
+to ``cmap_dim`` features and outputs ``<out, cmap> / sqrt(cmap_dim)`` (projection). An unconditional one
+exposes ``features()`` and ``head`` (the output layer), so the recipe's ``projection`` and
+``auxiliary_classifier`` conditioners can condition it instead.
 
 Module names follow the official code (``b32.fromrgb``, ``b32.conv0``, ``b4.mbstd``, ``b4.fc``, ``b4.out``);
 fp16 and conv clamping are left out (they change no parameter count). One logit per image, shape ``[N]``
@@ -23,6 +25,7 @@ from pydantic import Field, NonNegativeInt, PositiveInt
 from torch import nn
 
 from gancompose import Params, RecipeError
+from gancompose_core.discriminators import image_input_channels
 from gancompose_core.equalized import EqualizedLinear
 from gancompose_style.mapping import MappingNetwork
 from gancompose_style.modulated import Conv2dLayer
@@ -91,12 +94,16 @@ class DiscriminatorEpilogue(nn.Module):
         self.fc = EqualizedLinear(in_channels * resolution ** 2, in_channels)
         self.out = EqualizedLinear(in_channels, 1 if cmap_dim == 0 else cmap_dim)
 
-    def forward(self, x, img, cmap=None):
+    def features(self, x, img):
+        """Everything but the output layer: ``[N, in_channels]``."""
         if self.architecture == "skip":
             x = x + self.fromrgb(img)
         if self.mbstd is not None:
             x = self.mbstd(x)
-        x = self.out(lrelu(self.fc(self.conv(x).flatten(1))))
+        return lrelu(self.fc(self.conv(x).flatten(1)))
+
+    def forward(self, x, img, cmap=None):
+        x = self.out(self.features(x, img))
         if self.cmap_dim > 0:
             x = (x * cmap).sum(dim=1, keepdim=True) * (1 / math.sqrt(self.cmap_dim))
         return x
@@ -122,12 +129,27 @@ class StyleGAN2Discriminator(nn.Module):
         self.b4 = DiscriminatorEpilogue(ch[4], cmap_dim, 4, img_channels, architecture, mbstd_group_size,
                                         mbstd_num_channels)
 
-    def forward(self, img: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def _blocks(self, img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         x = None
         for res in self.block_resolutions:
             x, img = getattr(self, f"b{res}")(x, img)
+        return x, img
+
+    def forward(self, img: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        x, img = self._blocks(img)
         cmap = self.mapping(None, labels) if self.c_dim > 0 else None
         return self.b4(x, img, cmap).reshape(-1)
+
+    def features(self, img: torch.Tensor) -> torch.Tensor:
+        """The 4x4 epilogue's features before its output layer, ``[N, channels at 4x4]`` (class conditioners from
+        the recipe read them; the block's own label projection, ``num_classes > 0``, is the other way)."""
+        return self.b4.features(*self._blocks(img))
+
+    @property
+    def head(self) -> nn.Module:
+        """The output layer (one logit when unconditional): projection and auxiliary-classifier conditioners
+        attach to it."""
+        return self.b4.out
 
 
 class StyleGAN2DiscriminatorParams(Params):
@@ -154,14 +176,14 @@ class StyleGAN2DiscriminatorParams(Params):
 
 def stylegan2_discriminator(p: StyleGAN2DiscriminatorParams, in_shape: tuple[int, ...]) -> nn.Module:
     """StyleGAN2 discriminator (Karras et al. 2020): residual blocks, minibatch stddev, optional label projection."""
-    expected = (p.nc, p.image_size, p.image_size)
-    if tuple(in_shape) != expected:
-        raise RecipeError(f"the data's samples have shape {tuple(in_shape)}, but this discriminator takes "
-                          f"{expected}", hint="set nc and image_size to match [data]")
+    channels = image_input_channels(p, in_shape, p.nc, p.image_size)  # more than nc under concat conditioning
     if getattr(p, "init", None) is not None:
         raise RecipeError("this block initializes its own weights (N(0, 1) scaled at run time: equalized "
                           "learning rate)", key=["init"], hint="remove init")
-    return StyleGAN2Discriminator(p.num_classes, p.image_size, p.nc, architecture=p.architecture,
+    return StyleGAN2Discriminator(p.num_classes, p.image_size, channels, architecture=p.architecture,
                                   channel_base=p.channel_base, channel_max=p.channel_max, cmap_dim=p.cmap_dim,
                                   mbstd_group_size=p.mbstd_group_size, mbstd_num_channels=p.mbstd_num_channels,
                                   mapping_layers=p.mapping_layers)
+
+
+stylegan2_discriminator.provides = ("feature_head",)  # features() and a linear head: projection, auxiliary classifier
