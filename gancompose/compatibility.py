@@ -20,6 +20,7 @@ MEANING = {
     "single_pair": "one generator and one discriminator trained in alternation",
     "style_generator": "a style-based generator: mapping network, synthesis, running path-length mean",
     "class_head": "a discriminator with a second head that classifies its input",
+    "images": "data whose samples are images [C, H, W] (not points in the plane), as augmentations need",
     "growing": "a network that grows (`set_growth(resolution, alpha)`), as the progressive schedule needs of both "
                "networks it trains",
     "feature_head": "a network that exposes its features and a final linear layer on them (`features()` and "

@@ -75,6 +75,9 @@ def _provenance(run) -> Table:
              for name, spec in r.networks.items() if getattr(spec, "condition", None) is not None]
     rows += [("regularizer", f"regularizers[{i}]", spec.type, spec.network, have)
              for i, spec in enumerate(r.regularizers)]
+    data = {cap: [f"data {r.data.type!r}"] for cap in reg.get("dataset", r.data.type).provides}
+    rows += [("augmentation", f"networks.{name}.augment", spec.augment.type, name, data)
+             for name, spec in r.networks.items() if getattr(spec, "augment", None) is not None]
     table = Table(title="where each term comes from", title_justify="left")
     for col in ("recipe key", "component", "plugin", "on", "needs -> provided by"):
         table.add_column(col, overflow="fold")

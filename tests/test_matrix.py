@@ -171,11 +171,16 @@ def test_cli_tells_which_blocks_a_head_conditioning_can_go_on():
 
 @pytest.mark.parametrize("family,aug", _cells("augmentation"))
 def test_every_family_trains_with_every_augmentation_or_refuses_it(family, aug, tmp_path):
-    """Augmenting the discriminator(s): trains, or (2-D data) a RecipeError at the augment key."""
-    try:
-        _train_two_steps(matrix.with_augmentation(_raw(family, tmp_path), family, aug))
-    except RecipeError as exc:
-        assert family == "mlp" and "augment" in str(exc), str(exc)
+    """Augmenting the discriminator(s): trains, or (2-D points, no images) refused while validating, at the
+    augment key, from the declared capabilities (the data provides no ``images``)."""
+    raw = matrix.with_augmentation(_raw(family, tmp_path), family, aug)
+    if raw["data"]["type"] == "gaussian_mixture":
+        with pytest.raises(RecipeError) as exc:
+            validate_recipe(raw)
+        assert exc.value.key == "networks.discriminator.augment.type"
+        assert "needs images from the data" in str(exc.value) and "'gaussian_mixture'" in str(exc.value)
+        return
+    _train_two_steps(raw)
 
 
 SHAPE_CLASSES = matrix.SHAPE_CLASSES
@@ -263,9 +268,9 @@ def test_a_conditioned_progressive_pair_still_grows(tmp_path):
         assert ema.net.resolution == 16
 
 
-def test_explain_and_list_components_show_the_schedule_and_conditioning_requirements():
-    """The progressive schedule needs growing networks, a projection a feature head of its own network:
-    explain names who provides each, list-components says which blocks the schedule cannot train."""
+def test_explain_and_list_components_show_schedule_conditioning_and_augmentation_requirements():
+    """The progressive schedule needs growing networks, a projection a feature head of its own network, an
+    augmentation image data: explain names who provides each, list-components says who cannot go together."""
     import json
     from click.testing import CliRunner
     from gancompose.cli import cli
@@ -279,3 +284,10 @@ def test_explain_and_list_components_show_the_schedule_and_conditioning_requirem
     rel = {c["name"]: c["with"] for c in json.loads(res.output)["components"]}
     assert rel["progan_generator"].startswith("provides what it needs (growing)")
     assert rel["dcgan_discriminator"].startswith("cannot be trained by it: growing must come from the blocks")
+    res = CliRunner(env={"COLUMNS": "300"}).invoke(
+        cli, ["explain", str(ROOT / "recipes" / "dcgan_shapes500_diffaugment.toml")])
+    assert "networks.discriminator.augment" in res.output and "images -> data 'shapes'" in res.output
+    res = CliRunner().invoke(cli, ["list-components", "--compatible-with", "ada", "--kind", "dataset", "--json"])
+    rel = {c["name"]: c["with"] for c in json.loads(res.output)["components"]}
+    assert rel["shapes"] == "provides what it needs (images)"
+    assert rel["gaussian_mixture"].startswith("cannot go with it: images")

@@ -107,8 +107,9 @@ def scheduled_networks(recipe) -> list[str]:
 def check_compatibility(recipe, registry, *, file: str | None = None) -> None:
     """Every capability a regularizer ``requires`` is provided by the recipe's schedule or one of its networks
     (blocks and conditions), every capability a network's conditioner ``requires`` by that network's own
-    block (or last layer), and every capability the schedule ``requires`` by the block of each network it
-    names (the progressive schedule: growing networks): otherwise one RecipeError per term, condition or
+    block (or last layer), every capability the schedule ``requires`` by the block of each network it
+    names (the progressive schedule: growing networks), and every capability an augmentation ``requires`` by
+    the dataset (images): otherwise one RecipeError per term, condition or
     network naming it, what is missing and which registered components would provide it. Runs on the
     validated recipe, before anything is built."""
     have = provided_by(recipe, registry)
@@ -130,6 +131,17 @@ def check_compatibility(recipe, registry, *, file: str | None = None) -> None:
             f"{name!r} ({what}) does not provide",
             key=["networks", name, "condition", "type"],
             hint=_providers(registry, missing) + (f"; or condition {name!r} with {' or '.join(repr(n) for n in free)}" if free else "")))
+    data = registry.find("dataset", recipe.data.type)
+    for name, spec in recipe.networks.items():  # an augmentation's needs come from the data
+        aug = getattr(spec, "augment", None)
+        comp = registry.find("augmentation", aug.type) if aug is not None else None
+        missing = [cap for cap in (comp.requires if comp is not None and data is not None else ())
+                   if cap not in data.provides]
+        if missing:
+            problems.append(RecipeError(
+                f"augmentation {aug.type!r} needs {', '.join(missing)} from the data, which "
+                f"{recipe.data.type!r} does not provide", key=["networks", name, "augment", "type"],
+                hint=_providers(registry, missing) + "; or remove the augment key"))
     schedule = registry.find("schedule", recipe.schedule.type)
     if schedule is not None and schedule.requires:
         for name in scheduled_networks(recipe):

@@ -1,6 +1,6 @@
 """Small-data augmentation: DiffAugment (Zhao et al. 2020) and ADA (Karras et al. 2020) as
 ``augmentation`` components, declared on any network (``[networks.discriminator] augment = {...}``)."""
-from gancompose import hookimpl, register_all
+from gancompose import hookimpl
 
 from gancompose_augment.ada import ADAParams, ada
 from gancompose_augment.diffaugment import DiffAugmentParams, diffaugment
@@ -10,4 +10,7 @@ AUGMENTATIONS = [("diffaugment", diffaugment, DiffAugmentParams), ("ada", ada, A
 
 @hookimpl
 def register_augmentations(register):
-    register_all(register, AUGMENTATIONS)
+    # both transform images [C, H, W]: the recipe's data must provide them (checked while validating)
+    for name, factory, params in AUGMENTATIONS:
+        register(name, factory, params, requires=("images",))
+

@@ -33,9 +33,10 @@ def register_datasets(register):
     from gancompose_cycle.archives import Monet2Photo, Monet2PhotoParams
     from gancompose_cycle.unpaired import UnpairedFolders, UnpairedFoldersParams
     from gancompose_cycle.unpaired_shapes import UnpairedShapesDataset, UnpairedShapesParams
-    register("unpaired_folders", UnpairedFolders, UnpairedFoldersParams)
-    register("monet2photo", Monet2Photo, Monet2PhotoParams)
-    register("unpaired_shapes", UnpairedShapesDataset, UnpairedShapesParams)
+    images = ("images",)  # each domain's samples are images [C, H, W]
+    register("unpaired_folders", UnpairedFolders, UnpairedFoldersParams, provides=images)
+    register("monet2photo", Monet2Photo, Monet2PhotoParams, provides=images)
+    register("unpaired_shapes", UnpairedShapesDataset, UnpairedShapesParams, provides=images)
 
 
 @hookimpl

@@ -14,9 +14,10 @@ def register_datasets(register):
     from gancompose_data.shapes import ShapesDataset, ShapesParams
     from gancompose_data.torchvision_sets import CIFAR10Dataset, CIFAR10Params, MNISTDataset, MNISTParams
 
-    register("gaussian_mixture", GaussianMixtureDataset, GaussianMixtureParams)
-    register("shapes", ShapesDataset, ShapesParams)
-    register("digits", DigitsDataset, DigitsParams)
-    register("image_folder", ImageFolderDataset, ImageFolderParams)
-    register("mnist", MNISTDataset, MNISTParams)
-    register("cifar10", CIFAR10Dataset, CIFAR10Params)
+    register("gaussian_mixture", GaussianMixtureDataset, GaussianMixtureParams)  # points in the plane
+    images = ("images",)  # samples are images [C, H, W]: what augmentations need
+    register("shapes", ShapesDataset, ShapesParams, provides=images)
+    register("digits", DigitsDataset, DigitsParams, provides=images)
+    register("image_folder", ImageFolderDataset, ImageFolderParams, provides=images)
+    register("mnist", MNISTDataset, MNISTParams, provides=images)
+    register("cifar10", CIFAR10Dataset, CIFAR10Params, provides=images)
