@@ -20,6 +20,8 @@ MEANING = {
     "single_pair": "one generator and one discriminator trained in alternation",
     "style_generator": "a style-based generator: mapping network, synthesis, running path-length mean",
     "class_head": "a discriminator with a second head that classifies its input",
+    "data_input": "the network a term regularizes takes data samples (input = 'data'): the term scores reals and "
+                  "differentiates with respect to its input; needed from that very network",
     "images": "data whose samples are images [C, H, W] (not points in the plane), as augmentations need",
     "growing": "a network that grows (`set_growth(resolution, alpha)`), as the progressive schedule needs of both "
                "networks it trains",
@@ -28,6 +30,10 @@ MEANING = {
                     "read; needed from the block of the very network that is conditioned",
 }
 
+
+#: capabilities a regularizer needs from the network it is attached to (its ``network``), which the recipe's
+#: network table gives rather than a component (``input = "data"``)
+OWN_NETWORK = ("data_input",)
 
 #: kinds whose requirements come from components of another kind: a conditioner's from the block of the
 #: network it conditions, a schedule's from the blocks of the networks it trains
@@ -50,6 +56,9 @@ def relation(c, target, registry) -> str:
         providers = [x for x in registry if cap in x.provides]
         return kind in SINGLE and bool(providers) and all(x.kind == kind for x in providers)
 
+    if any(cap in OWN_NETWORK for cap in (*c.requires, *target.requires)):  # from the recipe's network table
+        c = _without_own(c)
+        target = _without_own(target)
     blocked = [cap for cap in target.requires if cap not in c.provides and only_from_kind(cap, c.kind)]
     blocked += [cap for cap in c.requires if cap not in target.provides and only_from_kind(cap, target.kind)]
     if blocked:
@@ -65,6 +74,11 @@ def relation(c, target, registry) -> str:
     if needs:
         parts.append(f"also needs {', '.join(needs)} from another component")
     return "; ".join(parts) or "combines freely"
+
+
+def _without_own(c):
+    import dataclasses
+    return dataclasses.replace(c, requires=tuple(cap for cap in c.requires if cap not in OWN_NETWORK))
 
 
 def capability_table(registry) -> list[tuple[str, list[str], list[str]]]:

@@ -65,15 +65,17 @@ def _provenance(run) -> Table:
     r, reg = run.recipe, run.registry
     have = provided_by(r, reg)
 
-    def own(name: str) -> dict[str, list[str]]:  # a conditioner's / schedule's needs come from the network's block
+    def own(name: str) -> dict[str, list[str]]:  # what the network itself gives a term, condition or schedule
         spec = r.networks[name]
-        return {cap: [f"network {name!r} (block {spec.type!r})"] for cap in network_provides(spec, reg)}
+        return {cap: [f"network {name!r} (input 'data')" if cap == "data_input" else
+                      f"network {name!r} (block {spec.type!r})"] for cap in network_provides(spec, reg)}
 
     rows = [("schedule", "schedule", r.schedule.type, ", ".join(scheduled_networks(r)), None),
             ("loss", "loss", r.loss.type, None, have)]
     rows += [("conditioner", f"networks.{name}.condition", spec.condition.type, name, own(name))
              for name, spec in r.networks.items() if getattr(spec, "condition", None) is not None]
-    rows += [("regularizer", f"regularizers[{i}]", spec.type, spec.network, have)
+    rows += [("regularizer", f"regularizers[{i}]", spec.type, spec.network,
+              {**have, **(own(spec.network) if spec.network in r.networks else {})})
              for i, spec in enumerate(r.regularizers)]
     data = {cap: [f"data {r.data.type!r}"] for cap in reg.get("dataset", r.data.type).provides}
     rows += [("augmentation", f"networks.{name}.augment", spec.augment.type, name, data)

@@ -107,11 +107,18 @@ REQUIRING = [c for c in _REG.components.values() if c.kind == "regularizer" and 
 def test_each_declared_requirement_is_refused_while_validating(comp, tmp_path):
     """On the plain MLP recipe nothing provides what these terms need: validation says so, naming the term,
     the capability and the components that would provide it, before anything is built."""
+    from gancompose.compatibility import OWN_NETWORK
     raw = _raw("mlp", tmp_path)
     raw["regularizers"] = [{"type": comp.name, "network": "generator"}]
     with pytest.raises(RecipeError) as err:
         validate_recipe(raw)
     msg = str(err.value)
+    if any(cap in OWN_NETWORK for cap in comp.requires):  # needs a data-taking network: refused at the network
+        assert "regularizers[0].network" in msg and "takes input = 'latent'" in msg and repr(comp.name) in msg
+        raw["regularizers"] = [{"type": comp.name, "network": "discriminator"}]
+        if all(cap in OWN_NETWORK for cap in comp.requires):
+            validate_recipe(raw)  # on the discriminator it is valid
+        return
     assert "regularizers[0].type" in msg and repr(comp.name) in msg
     for cap in comp.requires:
         assert cap in msg
@@ -279,6 +286,8 @@ def test_explain_and_list_components_show_schedule_conditioning_and_augmentation
     assert res.exit_code == 0, res.output
     assert "growing -> network 'generator' (block 'progan_generator'), network 'discriminator'" in res.output
     assert "feature_head -> network 'discriminator' (block 'progan_discriminator')" in res.output
+    assert "data_input -> network 'discriminator' (input 'data')" in res.output  # the gradient penalty and drift
+    assert "(missing)" not in res.output
     res = CliRunner().invoke(cli, ["list-components", "--compatible-with", "progressive", "--kind", "block",
                                    "--json"])
     rel = {c["name"]: c["with"] for c in json.loads(res.output)["components"]}

@@ -241,10 +241,12 @@ def test_drift_on_a_linear_critic():
         0.1 * sum(o * o for o in outs) / 3)
 
 
-def test_penalties_refuse_a_network_that_takes_latents(tmp_path):
-    run = _run("wgangp_ring.toml", tmp_path, ["regularizers=[{type='r1', network='generator'}]"])
-    with pytest.raises(RecipeError, match="input = 'latent'"):
-        train(run, until=1)
+@pytest.mark.parametrize("reg", ["gradient_penalty", "r1", "r2", "drift"])
+def test_penalties_refuse_a_network_that_takes_latents(tmp_path, reg):
+    """Refused while validating (the terms declare they need a data-taking network), before anything is built."""
+    with pytest.raises(RecipeError, match="input = 'latent'") as exc:
+        _run("wgangp_ring.toml", tmp_path, [f"regularizers=[{{type='{reg}', network='generator'}}]"])
+    assert exc.value.key == "regularizers[0].network"
 
 
 # ------------------------------------------------------------------------ through the real loop

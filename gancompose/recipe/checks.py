@@ -1,6 +1,7 @@
 """Checks across sections that a per-field model cannot make: names that refer to other names."""
 from __future__ import annotations
 
+from gancompose.compatibility import OWN_NETWORK
 from gancompose.errors import RecipeError, did_you_mean
 
 NETWORK_INPUTS = ("latent", "data")
@@ -81,7 +82,8 @@ def network_provides(spec, registry) -> tuple[str, ...]:
         comp = registry.find("layer", layers[-1].type) if layers else None
     else:
         comp = registry.find("block", spec.type)
-    return comp.provides if comp is not None else ()
+    own = ("data_input",) if getattr(spec, "input", None) == "data" else ()
+    return (comp.provides if comp is not None else ()) + own
 
 
 def _givers(registry, caps) -> list[str]:
@@ -154,7 +156,16 @@ def check_compatibility(recipe, registry, *, file: str | None = None) -> None:
                     key=["networks", name, "type"], hint=_providers(registry, missing)))
     for i, spec in enumerate(recipe.regularizers):
         comp = registry.find("regularizer", spec.type)
-        missing = [cap for cap in (comp.requires if comp is not None else ()) if cap not in have]
+        needs = comp.requires if comp is not None else ()
+        target = recipe.networks.get(getattr(spec, "network", None))
+        own = [cap for cap in needs if cap in OWN_NETWORK]
+        if own and target is not None and not all(cap in network_provides(target, registry) for cap in own):
+            problems.append(RecipeError(
+                f"{spec.type!r} scores data samples with network {spec.network!r} and differentiates with respect "
+                f"to them, but {spec.network!r} takes input = {target.input!r}", key=["regularizers", i, "network"],
+                hint=did_you_mean(spec.network, [n for n, s in recipe.networks.items() if s.input == "data"])
+                or "attach it to a network with input = 'data' (the discriminator)"))
+        missing = [cap for cap in needs if cap not in have and cap not in OWN_NETWORK]
         if not missing:
             continue
         problems.append(RecipeError(

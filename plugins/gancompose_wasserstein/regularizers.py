@@ -96,6 +96,7 @@ class GradientPenalty(RegularizerTerm):
 
     ``t ~ U[0, 1]`` once per sample; both endpoints are detached. ``weight`` is lambda (default 10).
     """
+    requires = ("data_input",)  # the network it regularizes scores data samples (checked while validating)
     name = "gradient_penalty"
 
     def __init__(self, params: GradientPenaltyParams):
@@ -132,6 +133,7 @@ class R1(RegularizerTerm):
     Pushes the discriminator's gradient to zero on real data. StyleGAN2 applies it lazily
     (``every = 16``: the loop then multiplies it by 16).
     """
+    requires = ("data_input",)  # the network it regularizes scores data samples (checked while validating)
     name = "r1"
     on_fake = False  # R1 penalizes on real data; R2 overrides this
 
@@ -171,6 +173,7 @@ class Drift(RegularizerTerm):
 
     ProGAN adds it to WGAN-GP so that the critic's scores do not drift away from zero.
     """
+    requires = ("data_input",)  # the network it regularizes scores data samples (checked while validating)
     name = "drift"
 
     def __init__(self, params: DriftParams):
