@@ -17,11 +17,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
 
 from gancompose.errors import DataError, GancomposeError
+
+
+#: how long a process waits at a collective for the others (GANCOMPOSE_COLLECTIVE_TIMEOUT_MIN overrides)
+COLLECTIVE_TIMEOUT_MIN = float(os.environ.get("GANCOMPOSE_COLLECTIVE_TIMEOUT_MIN", "60"))
 
 
 @dataclass
@@ -58,7 +63,9 @@ class Distributed:
             return
         if device.type == "cuda":
             torch.cuda.set_device(device)
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        # generous: process 0 alone writes checkpoints and samples and runs the [[metrics]] (an FID can take
+        # minutes) while the others wait at their next all-reduce
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=timedelta(minutes=COLLECTIVE_TIMEOUT_MIN))
 
     def stop(self) -> None:
         if dist.is_initialized():
