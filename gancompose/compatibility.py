@@ -62,7 +62,8 @@ def relation(c, target, registry) -> str:
     blocked = [cap for cap in target.requires if cap not in c.provides and only_from_kind(cap, c.kind)]
     blocked += [cap for cap in c.requires if cap not in target.provides and only_from_kind(cap, target.kind)]
     if blocked:
-        return f"cannot go with it: {', '.join(blocked)} comes only from another {c.kind if blocked[0] in target.requires else target.kind}"
+        other = c.kind if blocked[0] in target.requires else target.kind
+        return f"cannot go with it: {', '.join(blocked)} comes only from another {other}"
     gives = [cap for cap in target.requires if cap in c.provides]
     uses = [cap for cap in c.requires if cap in target.provides]
     needs = [cap for cap in c.requires if cap not in target.provides]

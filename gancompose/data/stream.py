@@ -2,8 +2,10 @@
 
 The order of an epoch is a permutation drawn from ``(seed, epoch)`` alone, and the stream's state is
 two integers (epoch, samples taken in it), so a resumed run sees exactly the batches it would have
-seen, also when the batch size changes between steps (progressive growing: ``next(batch_size)``). Datasets that can gather a whole batch at once (``get_batch(indices)``) skip the DataLoader; on a GPU,
-those that can keep a copy there (``stage(device)``) gather and convert it there.
+seen, also when the batch size changes between steps (progressive growing: ``next(batch_size)``).
+Datasets that can gather a whole batch at once (``get_batch(indices)``) skip the DataLoader; on a GPU,
+those that can keep a copy there (``stage(device)``) gather and convert it there. Datasets whose items
+can stay uint8 (``uint8_item``) travel so through the loader and are scaled to [-1, 1] on the device.
 
 A dataset with ``seeded_items = True`` receives ``(index, seed)`` pairs instead of indices, the seeds
 drawn from the same ``(seed, epoch)`` generator: its random choices (an augmentation, the unpaired

@@ -65,7 +65,8 @@ class Distributed:
             torch.cuda.set_device(device)
         # generous: process 0 alone writes checkpoints and samples and runs the [[metrics]] (an FID can take
         # minutes) while the others wait at their next all-reduce
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=timedelta(minutes=COLLECTIVE_TIMEOUT_MIN))
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
+                                timeout=timedelta(minutes=COLLECTIVE_TIMEOUT_MIN))
 
     def stop(self) -> None:
         if dist.is_initialized():

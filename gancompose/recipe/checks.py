@@ -132,7 +132,8 @@ def check_compatibility(recipe, registry, *, file: str | None = None) -> None:
             f"condition {cond.type!r} needs {', '.join(missing)} from the network it conditions, which "
             f"{name!r} ({what}) does not provide",
             key=["networks", name, "condition", "type"],
-            hint=_providers(registry, missing) + (f"; or condition {name!r} with {' or '.join(repr(n) for n in free)}" if free else "")))
+            hint=_providers(registry, missing)
+            + (f"; or condition {name!r} with {' or '.join(repr(n) for n in free)}" if free else "")))
     data = registry.find("dataset", recipe.data.type)
     for name, spec in recipe.networks.items():  # an augmentation's needs come from the data
         aug = getattr(spec, "augment", None)
