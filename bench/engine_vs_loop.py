@@ -109,7 +109,7 @@ def engine_runner(run):
     perf = getattr(run, "performance", None)
 
     def steps(n):
-        with perf.float32_matmul() if perf is not None else contextlib.nullcontext():
+        with perf.cuda_switches() if perf is not None else contextlib.nullcontext():
             for _ in range(n):
                 run_step(run, run.state.step, logs, grads)
                 run.state.step += 1

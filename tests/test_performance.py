@@ -206,7 +206,7 @@ def test_cuda_float32_switches_are_set_while_training_and_put_back(tmp_path, mon
     spec = _recipe(tmp_path, "dcgan_shapes.toml", f'performance.precision="{precision}"').performance
     perf = resolve_performance(spec, torch.device("cuda"))
     before = _cuda_flags()
-    with perf.float32_matmul():
+    with perf.cuda_switches():
         (matmul, conv), benchmark = _cuda_flags()
         assert (matmul, conv, benchmark) == (expected, expected, True)
     assert _cuda_flags() == before

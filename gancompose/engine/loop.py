@@ -180,7 +180,7 @@ def train(run, *, until: int | None = None, callbacks: Iterable[Callback] = ()) 
     logs = StepLogs()
     grads = _GradSwitch(run.networks)
     run.networks.train()
-    with run.performance.float32_matmul():  # TF32 or exact fp32 matmuls and convolutions, as [performance] says
+    with run.performance.cuda_switches():  # TF32 or exact fp32, cudnn.benchmark: as [performance] says
         for cb in callbacks:
             cb.on_train_start(run)
         while run.state.step < until and not run.stop_requested:

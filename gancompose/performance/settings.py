@@ -36,7 +36,7 @@ class Performance:
         return contextlib.nullcontext()
 
     @contextlib.contextmanager
-    def float32_matmul(self):
+    def cuda_switches(self):
         """While training: TF32 (or exact fp32) matmuls and convolutions, and cuDNN's autotuner as resolved;
         the process's previous settings after. Uses torch's ``fp32_precision`` switches where they exist (mixing
         them with the legacy ``allow_tf32`` flags is an error in recent torch)."""
