@@ -41,14 +41,16 @@ def test_auto_on_cuda_is_bf16_tf32_channels_last_fused(tmp_path, monkeypatch):
     assert perf.describe() == "cuda: bf16 autocast + TF32, channels_last, fused optimizers"
 
 
-def test_cuda_graphs_compile_with_reduce_overhead(tmp_path):
+def test_cuda_graphs_compile_with_reduce_overhead_on_cuda_and_do_nothing_on_the_cpu(tmp_path):
+    """A recipe written for a GPU runs as written on a laptop: CUDA graphs only where there is CUDA."""
     spec = _recipe(tmp_path, "cyclegan_shapes.toml", "performance.cuda_graphs=true").performance
     perf = resolve_performance(spec, torch.device("cuda"))
-    assert perf.compile and perf.compile_mode == "reduce-overhead"
+    assert perf.compile and perf.cuda_graphs and perf.compile_mode == "reduce-overhead"
+    perf = resolve_performance(spec, torch.device("cpu"))
+    assert not perf.compile and not perf.cuda_graphs and perf.describe() == "cpu: fp32"
 
 
 @pytest.mark.parametrize("override, key, words", [
-    ("performance.cuda_graphs=true", "performance.cuda_graphs", "needs a CUDA device"),
     ('performance.compile_backend="inductr"', "performance.compile_backend", "did you mean 'inductor'"),
     ("performance.fused_optimizers=true", "performance.fused_optimizers", "RMSprop"),
 ])
@@ -63,8 +65,9 @@ def test_impossible_settings_are_recipe_errors(tmp_path, override, key, words):
 def test_cuda_graphs_with_another_compile_mode_is_refused(tmp_path):
     spec = _recipe(tmp_path, "dcgan_shapes.toml", "performance.cuda_graphs=true",
                    'performance.compile_mode="max-autotune"').performance
-    with pytest.raises(RecipeError, match="reduce-overhead"):
-        resolve_performance(spec, torch.device("cuda"))
+    for device in ("cuda", "cpu"):  # a contradiction in the recipe, on any device
+        with pytest.raises(RecipeError, match="reduce-overhead"):
+            resolve_performance(spec, torch.device(device))
 
 
 def test_unknown_precision_lists_the_choices(tmp_path):

@@ -101,16 +101,14 @@ def resolve_performance(spec, device: torch.device) -> Performance:
     elif precision == "bf16" and cuda and not torch.cuda.is_bf16_supported():
         raise RecipeError(f"precision 'bf16' asked for, but {torch.cuda.get_device_name(device)} has no bfloat16",
                           key=[*key, "precision"], hint="use precision = 'tf32' (or 'auto')")
-    if spec.cuda_graphs and not cuda:
-        raise RecipeError(f"cuda_graphs needs a CUDA device; this run is on {device.type}",
-                          key=[*key, "cuda_graphs"], hint="--set performance.cuda_graphs=false, or run on a GPU")
-    compiled = spec.compile or spec.cuda_graphs
     mode = spec.compile_mode
-    if spec.cuda_graphs:
-        if mode not in ("default", "reduce-overhead"):
-            raise RecipeError(f"cuda_graphs replays kernels with compile mode 'reduce-overhead'; compile_mode "
-                              f"{mode!r} asks for another", key=[*key, "compile_mode"],
-                              hint="leave compile_mode at 'default', or set cuda_graphs = false")
+    if spec.cuda_graphs and mode not in ("default", "reduce-overhead"):
+        raise RecipeError(f"cuda_graphs replays kernels with compile mode 'reduce-overhead'; compile_mode "
+                          f"{mode!r} asks for another", key=[*key, "compile_mode"],
+                          hint="leave compile_mode at 'default', or set cuda_graphs = false")
+    cuda_graphs = spec.cuda_graphs and cuda  # CUDA graphs are CUDA's: elsewhere the recipe runs without them
+    compiled = spec.compile or cuda_graphs
+    if cuda_graphs:
         mode = "reduce-overhead"
     if compiled:
         _check_backend(spec.compile_backend, [*key, "compile_backend"])
@@ -119,7 +117,7 @@ def resolve_performance(spec, device: torch.device) -> Performance:
                        fused_optimizers=_auto(spec.fused_optimizers, device.type),
                        cudnn_benchmark=_auto(spec.cudnn_benchmark, device.type),
                        compile=compiled, compile_mode=mode, compile_backend=spec.compile_backend,
-                       cuda_graphs=spec.cuda_graphs)
+                       cuda_graphs=cuda_graphs)
 
 
 def _check_backend(name: str, key: list) -> None:

@@ -82,5 +82,6 @@ class PerformanceSpec(Section):
         "default", description="torch.compile's mode")
     compile_backend: str = Field("inductor", description="torch.compile's backend (torch._dynamo.list_backends())")
     cuda_graphs: bool = Field(False, description="replay each compiled network's kernels as CUDA graphs "
-                                                 "(compile mode 'reduce-overhead'; implies compile): for small, "
-                                                 "launch-bound steps with static shapes, e.g. CycleGAN at batch 1")
+                                                 "(compile mode 'reduce-overhead'; implies compile on CUDA, no "
+                                                 "effect elsewhere): for small, launch-bound steps with static "
+                                                 "shapes, e.g. CycleGAN at batch 1")
