@@ -387,3 +387,16 @@ def test_version():
 def test_error_text_that_looks_like_markup_is_printed_verbatim(value):
     msg = user_error(_validate(RING, f'train.batch_size="{value}"'))
     assert "train.batch_size" in msg and value in msg
+
+
+# ------------------------------------------------------------------------------------- performance
+def test_run_reports_the_performance_line_and_a_compile_fallback_once(tmp_path):
+    """What a user sees with compile on a gradient penalty: the resolved settings, then one line saying the
+    critic runs eager; the run finishes."""
+    res = ok(invoke("run", REPO / "recipes" / "wgangp_ring.toml", "--max-steps", "3", "--device", "cpu",
+                    "--output-dir", tmp_path, "--set", "metrics=[]", "--set", "performance.compile=true",
+                    "--set", 'performance.compile_backend="aot_eager"'))
+    out = " ".join(res.output.split())
+    assert "performance: cpu: fp32, compiled (aot_eager)" in out
+    assert out.count("torch.compile: discriminator runs eager from now on") == 1
+    assert "double backward" in out and "done at step 3" in out
