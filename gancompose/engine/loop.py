@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from typing import Iterable, Protocol
 
@@ -180,7 +181,8 @@ def train(run, *, until: int | None = None, callbacks: Iterable[Callback] = ()) 
     logs = StepLogs()
     grads = _GradSwitch(run.networks)
     run.networks.train()
-    with run.performance.cuda_switches():  # TF32 or exact fp32, cudnn.benchmark: as [performance] says
+    switches = run.performance.cuda_switches() if run.performance is not None else contextlib.nullcontext()
+    with switches:  # TF32 or exact fp32, cudnn.benchmark: as [performance] says
         for cb in callbacks:
             cb.on_train_start(run)
         while run.state.step < until and not run.stop_requested:
