@@ -13,9 +13,9 @@ engine's recipes and helpers come from bench/engine_vs_loop.py.
 
 Settings (``--settings``), each run by both sides:
 
-* ``fp32``: the engine with ``performance.precision="fp32"``, no channels_last, no fused optimizers, no
+* ``fp32``: the engine with ``performance.precision="fp32"``, no cudnn.benchmark, channels_last, fused optimizers or
   compile; the loop's ``fp32`` mode (exact float32, TF32 off).
-* ``tf32``: the same with ``performance.precision="tf32"``; the loop's ``tf32`` mode (like for like).
+* ``tf32``: the same with ``performance.precision="tf32"`` and cudnn.benchmark; the loop's ``tf32`` mode (like for like).
 * ``fast``: the engine with every ``[performance]`` key on ``"auto"`` and ``compile = true`` (plus
   ``cuda_graphs = true`` for CycleGAN at batch 1 on CUDA); the loop's ``bf16_cl`` and ``bf16_cl_compile`` modes.
 
@@ -104,11 +104,11 @@ ISSUE_FLOPS: dict[tuple[str, int], float] = {("dcgan", 64): 2.5e9, ("cyclegan", 
 
 # ------------------------------------------------------------------------------------------- settings
 _EXACT = ["performance.channels_last=false", "performance.fused_optimizers=false", "performance.compile=false"]
-ENGINE_SETTINGS: dict[str, list[str]] = {
-    "fp32": ['performance.precision="fp32"', *_EXACT],
-    "tf32": ['performance.precision="tf32"', *_EXACT],
+ENGINE_SETTINGS: dict[str, list[str]] = {  # like for like with the reference's modes (its fp32: no cudnn.benchmark)
+    "fp32": ['performance.precision="fp32"', "performance.cudnn_benchmark=false", *_EXACT],
+    "tf32": ['performance.precision="tf32"', "performance.cudnn_benchmark=true", *_EXACT],
     "fast": ['performance.precision="auto"', 'performance.channels_last="auto"',
-             'performance.fused_optimizers="auto"', "performance.compile=true"],
+             'performance.fused_optimizers="auto"', 'performance.cudnn_benchmark="auto"', "performance.compile=true"],
 }
 #: the reference's modes that each setting runs
 LOOP_MODES: dict[str, list[str]] = {"fp32": ["fp32"], "tf32": ["tf32"], "fast": ["bf16_cl", "bf16_cl_compile"]}
