@@ -15,7 +15,8 @@ Settings (``--settings``), each run by both sides:
 
 * ``fp32``: the engine with ``performance.precision="fp32"``, no cudnn.benchmark, channels_last, fused optimizers or
   compile; the loop's ``fp32`` mode (exact float32, TF32 off).
-* ``tf32``: the same with ``performance.precision="tf32"`` and cudnn.benchmark; the loop's ``tf32`` mode (like for like).
+* ``tf32``: the same with ``performance.precision="tf32"`` and cudnn.benchmark; the loop's ``tf32`` mode
+  (like for like).
 * ``fast``: the engine with every ``[performance]`` key on ``"auto"`` and ``compile = true`` (plus
   ``cuda_graphs = true`` for CycleGAN at batch 1 on CUDA); the loop's ``bf16_cl`` and ``bf16_cl_compile`` modes.
 
