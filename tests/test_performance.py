@@ -127,8 +127,9 @@ def test_double_backward_through_a_compiled_critic_falls_back_to_eager(tmp_path,
     run.compiled.report = lines.append
     train(run, until=3)
     assert run.compiled.compiled == {"generator"}
-    assert list(run.compiled.fallbacks) == ["discriminator"] and "double backward" in run.compiled.fallbacks[
-        "discriminator"]
+    why = run.compiled.fallbacks["discriminator"]  # torch words it either way, depending on what it compiled
+    assert list(run.compiled.fallbacks) == ["discriminator"] and ("double backward" in why
+                                                                  or "create_graph=False" in why), why
     assert len(lines) == 1 and lines[0].startswith("torch.compile: discriminator runs eager")
     for k, v in _weights(eager).items():  # the failed attempt's data and random draws were given back
         torch.testing.assert_close(_weights(run)[k], v, rtol=1e-5, atol=1e-6)
@@ -245,3 +246,18 @@ def test_cuda_graphs_mark_each_step_as_a_new_iteration(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.compiler, "cudagraph_mark_step_begin", lambda: marks.append(run.state.step))
     train(run, until=3)
     assert marks == [0, 1, 2]
+
+
+def test_a_network_past_dynamos_recompile_limit_falls_back_with_its_line(tmp_path, monkeypatch):
+    """Past the limit dynamo would run the network eager without a word; here it is reported like any failure."""
+    import torch._dynamo
+    from gancompose.performance import compile as compile_module
+    monkeypatch.setattr(compile_module, "RECOMPILE_LIMIT", 1)
+    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 1)
+    run = _run(tmp_path, "vanilla_gan_ring.toml", "performance.compile=true",
+               'performance.compile_backend="aot_eager"')
+    lines = []
+    run.compiled.report = lines.append
+    train(run, until=2)  # each network runs frozen in one phase, trainable in the other: a second entry each
+    assert run.compiled.compiled == set() and len(lines) == 2
+    assert all("limit" in why for why in run.compiled.fallbacks.values()), run.compiled.fallbacks

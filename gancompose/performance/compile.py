@@ -8,7 +8,9 @@ compiled network ran, the most recently called compiled network of that phase go
 phase's inputs (data position, random state) are put back, and the phase runs again. An exception with no
 compiled network left in the phase is a real one and propagates. A network is compiled with
 ``nn.Module.compile`` semantics (its ``__call__`` goes through the compiled ``_call_impl``), so its
-``state_dict`` keys, hooks and attributes are those of the eager module.
+``state_dict`` keys, hooks and attributes are those of the eager module. Dynamo's recompile limit is raised
+for the networks' variants, and hitting it raises (it would otherwise run the network eager without a word),
+so a network past it falls back with its line like any other failure.
 """
 from __future__ import annotations
 
@@ -18,6 +20,19 @@ from typing import Callable
 import torch
 
 log = logging.getLogger("gancompose.performance")
+
+#: compiled entries allowed for the ``_call_impl`` code object that every compiled network shares: each network,
+#: frozen and trainable (a guard on requires_grad), a growing network at each stage... (torch's default is 8)
+RECOMPILE_LIMIT = 64
+
+
+def _configure_dynamo() -> None:
+    """Room for every network's variants, and a network past the limit raises instead of silently running eager,
+    so the fallback below reports it."""
+    import torch._dynamo
+    cfg = torch._dynamo.config
+    cfg.recompile_limit = max(cfg.recompile_limit, RECOMPILE_LIMIT)
+    cfg.fail_on_recompile_limit_hit = True
 
 
 class CompiledNetworks:
@@ -30,6 +45,7 @@ class CompiledNetworks:
         self.fallbacks: dict[str, str] = {}  # network -> why it runs eager
         self.called: list[str] = []  # compiled networks called since the last :meth:`start`, in order
         self.report = report or log.warning
+        _configure_dynamo()
         kwargs = {"backend": backend} | ({} if mode == "default" else {"mode": mode})
         for name, net in self.networks.items():
             compiled = torch.compile(net._call_impl, **kwargs)
