@@ -120,6 +120,11 @@ class Growing(nn.Module):
         with torch.no_grad():
             self.growth.copy_(torch.tensor([float(resolution), alpha]))
 
+    def fade_weight(self, like: torch.Tensor) -> torch.Tensor:
+        """alpha as a tensor read from the ``growth`` buffer: a compiled forward takes it as an input, where a
+        Python float would be a constant compiled anew at every step of a fade-in."""
+        return self.growth[1].to(like.dtype)
+
     @property
     def stage(self) -> int:
         """Index of the current resolution's block: 0 for 4x4, 1 for 8x8..."""
@@ -196,7 +201,7 @@ class ProGANGenerator(Growing):
         if self.alpha >= 1.0:
             return new
         old = upsample(self.to_rgb[stage - 1](x), 2)
-        return torch.lerp(old, new, self.alpha)
+        return torch.lerp(old, new, self.fade_weight(new))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return upsample(self.synthesize(z), self.image_size // self.resolution)
@@ -251,7 +256,7 @@ class ProGANDiscriminator(Growing):
         if stage > 0:
             h = self.blocks[stage](h)
             if self.alpha < 1.0:  # the previous stage's path, its input pooled from x as that stage pooled it
-                h = torch.lerp(self.from_rgb[stage - 1](downsample(x, 2 * factor)), h, self.alpha)
+                h = torch.lerp(self.from_rgb[stage - 1](downsample(x, 2 * factor)), h, self.fade_weight(h))
             for i in range(stage - 1, 0, -1):
                 h = self.blocks[i](h)
         return h
