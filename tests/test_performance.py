@@ -253,12 +253,12 @@ def test_a_network_past_dynamos_recompile_limit_falls_back_with_its_line(tmp_pat
     import torch._dynamo
     from gancompose.performance import compile as compile_module
     monkeypatch.setattr(compile_module, "RECOMPILE_LIMIT", 1)
-    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 1)
-    run = _run(tmp_path, "vanilla_gan_ring.toml", "performance.compile=true",
-               'performance.compile_backend="aot_eager"')
-    lines = []
-    run.compiled.report = lines.append
-    train(run, until=2)  # each network runs frozen in one phase, trainable in the other: a second entry each
+    with torch._dynamo.config.patch(recompile_limit=1):
+        run = _run(tmp_path, "vanilla_gan_ring.toml", "performance.compile=true",
+                   'performance.compile_backend="aot_eager"')
+        lines = []
+        run.compiled.report = lines.append
+        train(run, until=2)  # each network runs frozen in one phase, trainable in the other: a second entry each
     assert run.compiled.compiled == set() and len(lines) == 2
     assert all("limit" in why for why in run.compiled.fallbacks.values()), run.compiled.fallbacks
 
@@ -269,13 +269,13 @@ def test_a_compiled_progressive_generator_fades_in_without_recompiling_each_step
     import torch._dynamo
     from gancompose.performance import compile as compile_module
     monkeypatch.setattr(compile_module, "RECOMPILE_LIMIT", 16)
-    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 16)
-    run = _run(tmp_path, "progan_shapes.toml", "performance.compile=true", 'performance.compile_backend="aot_eager"',
-               "schedule.stabilise_kimg=0.008", "schedule.fade_kimg=0.04")
-    run.compiled.report = lambda line: None
-    alphas = set()
-    for step in range(26):
-        train(run, until=step + 1)
-        alphas.add(run.networks["generator"].alpha)
+    with torch._dynamo.config.patch(recompile_limit=16):
+        run = _run(tmp_path, "progan_shapes.toml", "performance.compile=true",
+                   'performance.compile_backend="aot_eager"', "schedule.stabilise_kimg=0.008", "schedule.fade_kimg=0.04")
+        run.compiled.report = lambda line: None
+        alphas = set()
+        for step in range(26):
+            train(run, until=step + 1)
+            alphas.add(run.networks["generator"].alpha)
     assert run.networks["generator"].resolution == 16 and len(alphas) > 8  # fade-ins with many distinct alphas
     assert "generator" in run.compiled.compiled, run.compiled.fallbacks
