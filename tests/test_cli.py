@@ -391,12 +391,25 @@ def test_error_text_that_looks_like_markup_is_printed_verbatim(value):
 
 # ------------------------------------------------------------------------------------- performance
 def test_run_reports_the_performance_line_and_a_compile_fallback_once(tmp_path):
-    """What a user sees with compile on a gradient penalty: the resolved settings, then one line saying the
-    critic runs eager; the run finishes."""
+    """What a user sees with compile on: the resolved settings; with a gradient penalty no fallback (its call
+    runs eager, the rest compiled); with a backend that fails, one line per network that goes back to eager."""
+    import torch._dynamo
+
     res = ok(invoke("run", REPO / "recipes" / "wgangp_ring.toml", "--max-steps", "3", "--device", "cpu",
-                    "--output-dir", tmp_path, "--set", "metrics=[]", "--set", "performance.compile=true",
+                    "--output-dir", tmp_path / "gp", "--set", "metrics=[]", "--set", "performance.compile=true",
                     "--set", 'performance.compile_backend="aot_eager"'))
     out = " ".join(res.output.split())
-    assert "performance: cpu: fp32, compiled (aot_eager)" in out
+    assert "performance: cpu: fp32, compiled (aot_eager)" in out and "done at step 3" in out
+    assert "runs eager" not in out
+
+    @torch._dynamo.register_backend(name="gancompose_cli_broken")
+    def broken(gm, example_inputs):
+        raise RuntimeError("this backend cannot compile anything")
+
+    res = ok(invoke("run", REPO / "recipes" / "wgangp_ring.toml", "--max-steps", "3", "--device", "cpu",
+                    "--output-dir", tmp_path / "broken", "--set", "metrics=[]", "--set", "performance.compile=true",
+                    "--set", 'performance.compile_backend="gancompose_cli_broken"'))
+    out = " ".join(res.output.split())
     assert out.count("torch.compile: discriminator runs eager from now on") == 1
-    assert ("double backward" in out or "create_graph=False" in out) and "done at step 3" in out
+    assert out.count("torch.compile: generator runs eager from now on") == 1
+    assert "BackendCompilerFailed" in out and "done at step 3" in out

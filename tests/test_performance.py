@@ -117,12 +117,43 @@ def test_a_fused_checkpoint_resumes_unfused(tmp_path):
 
 
 # ------------------------------------------------------------------------------ compile fallback
-def test_double_backward_through_a_compiled_critic_falls_back_to_eager(tmp_path, capsys):
-    """WGAN-GP: AOTAutograd cannot differentiate the gradient penalty's graph twice; the critic goes back to
-    eager (one line), the generator stays compiled, and the run equals an eager run."""
+def test_a_gradient_penalty_calls_the_critic_eager_and_the_adversarial_terms_compiled(tmp_path):
+    """WGAN-GP: AOTAutograd cannot differentiate a compiled graph twice, so the penalty's call (its input a leaf
+    that requires grad) runs eager, the critic's other calls and the generator stay compiled, nothing falls
+    back, and the run equals an eager run."""
     eager = _run(tmp_path, "wgangp_ring.toml")
     train(eager, until=3)
     run = _run(tmp_path, "wgangp_ring.toml", "performance.compile=true", 'performance.compile_backend="aot_eager"')
+    lines = []
+    run.compiled.report = lines.append
+    train(run, until=3)
+    assert run.compiled.compiled == {"generator", "discriminator"} and not run.compiled.fallbacks and not lines
+    for k, v in _weights(eager).items():
+        torch.testing.assert_close(_weights(run)[k], v, rtol=1e-5, atol=1e-6)
+
+
+def _double_backward_term(ctx):
+    """A penalty whose input is not a leaf: its compiled graph is differentiated twice."""
+    x = ctx.real.detach().requires_grad_(True) * 1.0  # a non-leaf that requires grad
+    grad, = torch.autograd.grad(ctx.discriminator(x).sum(), x, create_graph=True)
+    return grad.square().sum()
+
+
+_double_backward_term.name, _double_backward_term.weight, _double_backward_term.every = "twice", 1.0, 1
+
+
+def test_double_backward_through_a_compiled_critic_falls_back_to_eager(tmp_path):
+    """A term that differentiates a compiled graph twice where the leaf rule does not see it: the critic goes
+    back to eager (one line), the generator stays compiled, and the run equals an eager run (the failed
+    attempt's data and random draws were given back)."""
+    def with_term(run):
+        phase = run.schedule.phases(0)[0]
+        object.__setattr__(phase, "terms", (*phase.terms, _double_backward_term))
+        return run
+    eager = with_term(_run(tmp_path, "vanilla_gan_ring.toml"))
+    train(eager, until=3)
+    run = with_term(_run(tmp_path, "vanilla_gan_ring.toml", "performance.compile=true",
+                         'performance.compile_backend="aot_eager"'))
     lines = []
     run.compiled.report = lines.append
     train(run, until=3)
@@ -131,7 +162,7 @@ def test_double_backward_through_a_compiled_critic_falls_back_to_eager(tmp_path,
     assert list(run.compiled.fallbacks) == ["discriminator"] and ("double backward" in why
                                                                   or "create_graph=False" in why), why
     assert len(lines) == 1 and lines[0].startswith("torch.compile: discriminator runs eager")
-    for k, v in _weights(eager).items():  # the failed attempt's data and random draws were given back
+    for k, v in _weights(eager).items():
         torch.testing.assert_close(_weights(run)[k], v, rtol=1e-5, atol=1e-6)
 
 
@@ -253,6 +284,7 @@ def test_a_network_past_dynamos_recompile_limit_falls_back_with_its_line(tmp_pat
     import torch._dynamo
     from gancompose.performance import compile as compile_module
     monkeypatch.setattr(compile_module, "RECOMPILE_LIMIT", 1)
+    torch._dynamo.reset()  # the limit counts entries of the code object every compiled network shares
     with torch._dynamo.config.patch(recompile_limit=1):
         run = _run(tmp_path, "vanilla_gan_ring.toml", "performance.compile=true",
                    'performance.compile_backend="aot_eager"')
@@ -269,6 +301,7 @@ def test_a_compiled_progressive_generator_fades_in_without_recompiling_each_step
     import torch._dynamo
     from gancompose.performance import compile as compile_module
     monkeypatch.setattr(compile_module, "RECOMPILE_LIMIT", 16)
+    torch._dynamo.reset()  # the limit counts entries of the code object every compiled network shares
     with torch._dynamo.config.patch(recompile_limit=16):
         run = _run(tmp_path, "progan_shapes.toml", "performance.compile=true",
                    'performance.compile_backend="aot_eager"', "schedule.stabilise_kimg=0.008", "schedule.fade_kimg=0.04")

@@ -3,7 +3,9 @@ graph fails (to compile, to run, or to be differentiated: a gradient penalty's d
 AOTAutograd graph, a channels_last stride assertion in a compiled convolution's backward) runs eager again,
 with one logged line, instead of stopping the run.
 
-The loop runs each phase inside :meth:`CompiledNetworks.guard`: when an exception escapes a phase in which a
+A call whose input is a leaf that requires grad (the interpolates of a gradient penalty, the reals of R1)
+runs eager from the start: AOTAutograd cannot differentiate a compiled graph twice, and the network's other
+calls stay compiled. The loop runs each phase inside a guard: when an exception escapes a phase in which a
 compiled network ran, the most recently called compiled network of that phase goes back to eager, the
 phase's inputs (data position, random state) are put back, and the phase runs again. An exception with no
 compiled network left in the phase is a real one and propagates. A network is compiled with
@@ -49,13 +51,15 @@ class CompiledNetworks:
         kwargs = {"backend": backend} | ({} if mode == "default" else {"mode": mode})
         for name, net in self.networks.items():
             compiled = torch.compile(net._call_impl, **kwargs)
-            net._compiled_call_impl = self._recording(name, compiled)
+            net._compiled_call_impl = self._recording(name, compiled, net._call_impl)
             self.compiled.add(name)
 
-    def _recording(self, name: str, fn):
+    def _recording(self, name: str, fn, eager):
         called = self.called
 
         def call(*args, **kwargs):
+            if _differentiated_by_input(args):  # a penalty's call: its graph is differentiated twice
+                return eager(*args, **kwargs)
             called.append(name)
             return fn(*args, **kwargs)
         return call
@@ -76,6 +80,14 @@ class CompiledNetworks:
                 self.report(f"torch.compile: {name} runs eager from now on ({why})")
                 return True
         return False
+
+
+def _differentiated_by_input(args) -> bool:
+    """Whether a call takes a leaf tensor that requires grad: a term about to differentiate the output with
+    respect to that input and then backpropagate through the result (a gradient penalty, R1, R2). AOTAutograd
+    cannot differentiate a compiled graph twice, so such calls run eager while the network's other calls
+    (the adversarial terms) stay compiled."""
+    return any(isinstance(a, torch.Tensor) and a.is_leaf and a.requires_grad for a in args)
 
 
 def _one_line(exc: BaseException) -> str:
