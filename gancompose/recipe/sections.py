@@ -75,9 +75,9 @@ class PerformanceSpec(Section):
     cudnn_benchmark: Union[Literal["auto"], bool] = Field(
         "auto", description="let cuDNN time its convolution algorithms for each new shape and keep the fastest; "
                             "'auto': on CUDA")
-    compile: bool = Field(False, description="torch.compile each network; a network that fails to compile or to "
-                                             "differentiate compiled (double backward of a gradient penalty, R1, "
-                                             "path length) runs eager again, with one logged line")
+    compile: bool = Field(False, description="torch.compile each network; a penalty's call (input a leaf that "
+                                             "requires grad) runs eager, and a network that fails to compile or "
+                                             "to differentiate compiled runs eager again, with one logged line")
     compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(
         "default", description="torch.compile's mode")
     compile_backend: str = Field("inductor", description="torch.compile's backend (torch._dynamo.list_backends())")
