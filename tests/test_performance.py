@@ -312,3 +312,14 @@ def test_a_compiled_progressive_generator_fades_in_without_recompiling_each_step
             alphas.add(run.networks["generator"].alpha)
     assert run.networks["generator"].resolution == 16 and len(alphas) > 8  # fade-ins with many distinct alphas
     assert "generator" in run.compiled.compiled, run.compiled.fallbacks
+
+
+def test_path_length_runs_its_generator_call_eager_and_the_generator_stays_compiled(tmp_path):
+    """StyleGAN2's path length differentiates through ws (not an input): the term asks for ctx.eager(), the
+    generator's other calls stay compiled and nothing falls back."""
+    run = _run(tmp_path, "stylegan2_shapes.toml", "performance.compile=true", 'performance.compile_backend="aot_eager"',
+               "regularizers[0].every=2", "regularizers[1].every=2")
+    lines = []
+    run.compiled.report = lines.append
+    train(run, until=3)  # steps 0 and 2 run both lazy terms
+    assert run.compiled.compiled == {"generator", "discriminator"} and not lines, run.compiled.fallbacks

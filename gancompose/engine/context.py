@@ -59,6 +59,14 @@ class StepContext:
         """The network playing ``role`` in the schedule (``"generator"``, ``"discriminator"``...)."""
         return self.network(self.run.schedule.roles[role])
 
+    @staticmethod
+    def eager():
+        """A context in which compiled networks run eager: for a term that differentiates a network's graph
+        twice through something other than a leaf input (StyleGAN2's path length, through ``ws``), which
+        AOTAutograd cannot do. Calls whose input is a leaf that requires grad (gradient penalties, R1) need
+        no such care: they run eager by themselves (gancompose/performance/compile.py)."""
+        return torch.compiler.set_stance("force_eager")
+
     def touch_replicated(self, total: torch.Tensor) -> torch.Tensor:
         """``total`` plus zero times every output of a replicated call to a network this phase trains
         (never another's: a zero gradient would close its replica's reduction early): DistributedDataParallel averages

@@ -48,6 +48,9 @@ class _View:
     def network(self, name: str) -> torch.nn.Module:
         return self.ctx.network(name)
 
+    def eager(self):
+        return self.ctx.eager()
+
     def _generator(self, source: str, target: str) -> torch.nn.Module:
         return self.ctx.network(self.pair.roles[f"G_{source}{target}"])
 

@@ -48,7 +48,7 @@ class PathLength(RegularizerTerm):
         z = ctx.latent
         n = max(1, z.shape[0] // self.batch_shrink)
         labels = ctx.fake_labels if getattr(net, "conditional", False) else None
-        with torch.enable_grad():
+        with torch.enable_grad(), ctx.eager():  # differentiated twice through ws: not through a compiled graph
             img, ws = net(z[:n], None if labels is None else labels[:n], return_ws=True)
             noise = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
             (grads,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
