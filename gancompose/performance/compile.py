@@ -103,7 +103,7 @@ class PhaseInputs:
     def __init__(self, run):
         self.run = run
         stream = run.stream
-        self.stream = (stream.epoch, stream.position, stream.sampler.batch_size) if stream is not None else None
+        self.stream = (stream.epoch, stream.position) if stream is not None else None
         self.images_seen = run.state.images_seen
         self.cpu = torch.get_rng_state()
         self.device = torch.cuda.get_rng_state(run.device) if run.device.type == "cuda" else None
@@ -112,8 +112,8 @@ class PhaseInputs:
         run = self.run
         if self.stream is not None:
             stream = run.stream
-            if (stream.epoch, stream.position) != self.stream[:2]:
-                stream.epoch, stream.position = self.stream[:2]
+            if (stream.epoch, stream.position) != self.stream:
+                stream.epoch, stream.position = self.stream
                 stream._it = None  # reopened at the saved position
         run.state.images_seen = self.images_seen
         torch.set_rng_state(self.cpu)
