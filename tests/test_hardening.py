@@ -482,17 +482,24 @@ def test_double_interrupt_leaves_last_checkpoint_whole(tmp_path):
     assert ck.counters()[0] >= 10 and _all_finite(last)
 
 
-def test_second_interrupt_during_a_write_keeps_the_previous_file(tmp_path, monkeypatch):
+def _saved_once_then_failing(tmp_path, monkeypatch, exc: BaseException, partial: bytes):
+    """A run with one checkpoint written, then every write leaving ``partial`` bytes and raising ``exc``:
+    (run, checkpointer, the bytes of last.safetensors before)."""
     run = build_run(ring(tmp_path))
     ckpts = Checkpointer(tmp_path / "ck", every=0, keep=2)
     ckpts.save(run)
     before = (tmp_path / "ck" / "last.safetensors").read_bytes()
 
-    def interrupted(tensors, filename, metadata=None):
-        Path(filename).write_bytes(b"half")
-        raise KeyboardInterrupt
+    def failing(tensors, filename, metadata=None):
+        Path(filename).write_bytes(partial)
+        raise exc
 
-    monkeypatch.setattr(ckpt_mod, "save_file", interrupted)
+    monkeypatch.setattr(ckpt_mod, "save_file", failing)
+    return run, ckpts, before
+
+
+def test_second_interrupt_during_a_write_keeps_the_previous_file(tmp_path, monkeypatch):
+    run, ckpts, before = _saved_once_then_failing(tmp_path, monkeypatch, KeyboardInterrupt(), b"half")
     run.state.step = 5
     with pytest.raises(KeyboardInterrupt):
         ckpts.save(run)
@@ -503,16 +510,7 @@ def test_second_interrupt_during_a_write_keeps_the_previous_file(tmp_path, monke
 # ================================================================================== 4. files
 @pytest.mark.parametrize("err", [errno.ENOSPC, errno.EACCES])
 def test_disk_full_or_permission_error_keeps_previous(tmp_path, monkeypatch, err):
-    run = build_run(ring(tmp_path))
-    ckpts = Checkpointer(tmp_path / "ck", every=0, keep=2)
-    ckpts.save(run)
-    before = (tmp_path / "ck" / "last.safetensors").read_bytes()
-
-    def failing(tensors, filename, metadata=None):
-        Path(filename).write_bytes(b"partial")
-        raise OSError(err, os.strerror(err))
-
-    monkeypatch.setattr(ckpt_mod, "save_file", failing)
+    run, ckpts, before = _saved_once_then_failing(tmp_path, monkeypatch, OSError(err, os.strerror(err)), b"partial")
     run.state.step = 7
     with pytest.raises(CheckpointError) as info:
         ckpts.save(run)

@@ -27,6 +27,14 @@ def _weights(run):
     return {k: v.detach().clone() for k, v in run.networks.state_dict().items()}
 
 
+def _with_discriminator_term(run, fn, name: str):
+    """``run`` with ``fn(ctx)`` added (weight 1, every step) to the first phase, the discriminator's."""
+    fn.name, fn.weight, fn.every = name, 1.0, 1
+    phase = run.schedule.phases(0)[0]
+    object.__setattr__(phase, "terms", (*phase.terms, fn))
+    return run
+
+
 # ------------------------------------------------------------------------------------- resolution
 def test_auto_is_plain_fp32_on_the_cpu(tmp_path):
     perf = resolve_performance(_recipe(tmp_path, "dcgan_shapes.toml").performance, torch.device("cpu"))
@@ -139,21 +147,14 @@ def _double_backward_term(ctx):
     return grad.square().sum()
 
 
-_double_backward_term.name, _double_backward_term.weight, _double_backward_term.every = "twice", 1.0, 1
-
-
 def test_double_backward_through_a_compiled_critic_falls_back_to_eager(tmp_path):
     """A term that differentiates a compiled graph twice where the leaf rule does not see it: the critic goes
     back to eager (one line), the generator stays compiled, and the run equals an eager run (the failed
     attempt's data and random draws were given back)."""
-    def with_term(run):
-        phase = run.schedule.phases(0)[0]
-        object.__setattr__(phase, "terms", (*phase.terms, _double_backward_term))
-        return run
-    eager = with_term(_run(tmp_path, "vanilla_gan_ring.toml"))
+    eager = _with_discriminator_term(_run(tmp_path, "vanilla_gan_ring.toml"), _double_backward_term, "twice")
     train(eager, until=3)
-    run = with_term(_run(tmp_path, "vanilla_gan_ring.toml", "performance.compile=true",
-                         'performance.compile_backend="aot_eager"'))
+    run = _with_discriminator_term(_run(tmp_path, "vanilla_gan_ring.toml", "performance.compile=true",
+                                        'performance.compile_backend="aot_eager"'), _double_backward_term, "twice")
     lines = []
     run.compiled.report = lines.append
     train(run, until=3)
@@ -192,9 +193,7 @@ def test_a_real_error_is_not_hidden_by_the_fallback(tmp_path):
     def bad(ctx):
         ctx.fake  # a compiled network runs in the phase
         raise ValueError("a bug in a term")
-    bad.name, bad.weight, bad.every = "bad", 1.0, 1
-    phase = run.schedule.phases(0)[0]
-    object.__setattr__(phase, "terms", (*phase.terms, bad))
+    _with_discriminator_term(run, bad, "bad")
     with pytest.raises(ValueError, match="a bug in a term"):
         train(run, until=1)
 
