@@ -59,6 +59,7 @@ from engine_vs_loop import RECIPES, engine_recipe, engine_runner, recipe_for, sy
 
 from gancompose.builder import build_run  # noqa: E402
 from gancompose.errors import RecipeError  # noqa: E402
+from gancompose.performance.settings import cuda_float32_flags, set_cuda_float32_flags  # noqa: E402
 from gancompose.recipe import load_recipe  # noqa: E402
 
 DEFAULT_REFERENCE = Path(__file__).resolve().parents[2] / "shared/bench/reference_loops.py"
@@ -152,22 +153,13 @@ class Backends:
 
 
 def read_backends() -> Backends:
-    b = torch.backends
-    if hasattr(b.cuda.matmul, "fp32_precision"):  # torch >= 2.9: the legacy flags raise after a new-API write
-        mm = next((v for v in (b.cuda.matmul.fp32_precision, b.fp32_precision) if v != "none"), None)
-        matmul = mm == "tf32" if mm else torch.get_float32_matmul_precision() != "highest"
-        conv = next((v for v in (b.cudnn.conv.fp32_precision, b.cudnn.fp32_precision, b.fp32_precision)
-                     if v != "none"), "ieee") == "tf32"
-    else:
-        matmul, conv = b.cuda.matmul.allow_tf32, b.cudnn.allow_tf32
-    return Backends(matmul, conv, b.cudnn.benchmark)
+    return Backends(*cuda_float32_flags())
 
 
 def write_backends(state: Backends) -> None:
-    """Through the legacy flags, which both APIs read back (the reference and gancompose set those too)."""
-    torch.backends.cuda.matmul.allow_tf32 = state.matmul_tf32
-    torch.backends.cudnn.allow_tf32 = state.cudnn_tf32
-    torch.backends.cudnn.benchmark = state.cudnn_benchmark
+    """Through the switches gancompose itself uses, which keep torch's legacy and new TF32 state in agreement
+    (the reference loops set the legacy ones too)."""
+    set_cuda_float32_flags(state.matmul_tf32, state.cudnn_tf32, state.cudnn_benchmark)
 
 
 # ------------------------------------------------------------------------------------------------ sides

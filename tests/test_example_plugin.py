@@ -4,7 +4,7 @@ through the entry point, its recipe trains, its own tests pass, and without it t
 missing components and the package that provides them (the recipe's ``requires``)."""
 from __future__ import annotations
 
-import importlib.util
+import importlib.metadata
 import json
 import os
 import shutil
@@ -35,11 +35,21 @@ def _gancompose(*args: str, site: Path | None, cwd: Path, timeout: int = 120) ->
                           capture_output=True, text=True, timeout=timeout)
 
 
+def _installed(distribution: str) -> bool:
+    try:
+        importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> tuple[Path, Path]:
     """(site folder holding the installed package, copy of its source): ``pip install`` of a copy, so the
     build's ``build/`` and ``*.egg-info`` never land in the repository."""
-    if importlib.util.find_spec("pip") is None or importlib.util.find_spec("setuptools") is None:
+    # asked through the installed distributions: importlib's find_spec("pip") would make setuptools' distutils
+    # hack step aside for the rest of the process, and inductor (which imports setuptools) then fails to compile
+    if not _installed("pip") or not _installed("setuptools"):
         pytest.skip("needs pip and setuptools (both in the dev extra)")
     base = tmp_path_factory.mktemp("example_plugin")
     src, site = base / "src", base / "site"

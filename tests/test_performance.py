@@ -232,18 +232,48 @@ def test_in_memory_data_staged_on_a_device_gives_the_same_batches(tmp_path, reci
         assert torch.equal(staged[k], host[k]), k
 
 
-@pytest.mark.parametrize("precision, expected", [("fp32", "ieee"), ("tf32", "tf32"), ("bf16", "tf32")])
-def test_cuda_float32_switches_are_set_while_training_and_put_back(tmp_path, monkeypatch, precision, expected):
-    """The switches are process-wide: set inside train(), restored after (settable without a GPU)."""
-    from gancompose.performance.settings import _cuda_flags
+def _tf32_as_torch_checks_it() -> tuple[bool, bool, str]:
+    """What cuBLAS, cuDNN and inductor ask: allowTF32CuBLAS(), allowTF32CuDNN() and the matmul precision. Each
+    raises "you have used mix of the legacy and new APIs" when the legacy and the fp32_precision state disagree."""
+    return (torch._C._get_cublas_allow_tf32(), torch._C._get_cudnn_allow_tf32(),
+            torch.get_float32_matmul_precision())
+
+
+@pytest.mark.parametrize("precision, tf32", [("fp32", False), ("tf32", True), ("bf16", True)])
+def test_cuda_float32_switches_are_set_consistently_while_training_and_put_back(tmp_path, monkeypatch, precision,
+                                                                                  tf32):
+    """The switches are process-wide: set inside train(), restored after (settable without a GPU), and set so
+    that torch's own consistency checks pass: writing only torch.backends.cuda.matmul.fp32_precision = "tf32"
+    made every later allowTF32CuBLAS() raise (cuBLASLt's fp32 matmul with bias, inductor's matmul templates)."""
+    from gancompose.performance.settings import cuda_float32_flags
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
     spec = _recipe(tmp_path, "dcgan_shapes.toml", f'performance.precision="{precision}"').performance
     perf = resolve_performance(spec, torch.device("cuda"))
-    before = _cuda_flags()
+    before, checked = cuda_float32_flags(), _tf32_as_torch_checks_it()
     with perf.cuda_switches():
-        (matmul, conv), benchmark = _cuda_flags()
-        assert (matmul, conv, benchmark) == (expected, expected, True)
-    assert _cuda_flags() == before
+        assert cuda_float32_flags() == (tf32, tf32, True)
+        assert _tf32_as_torch_checks_it() == (tf32, tf32, "high" if tf32 else "highest")
+        assert torch.backends.cuda.matmul.fp32_precision == ("tf32" if tf32 else "ieee")
+    assert cuda_float32_flags() == before and _tf32_as_torch_checks_it() == checked
+
+
+def test_cuda_switches_repair_a_process_that_mixed_the_two_apis(tmp_path, monkeypatch):
+    """A process in which something wrote only the new switch (torch's checks now raise) is read through the new
+    switch, trained with consistent flags, and left consistent."""
+    from gancompose.performance.settings import cuda_float32_flags, set_cuda_float32_flags
+    perf = resolve_performance(_recipe(tmp_path, "dcgan_shapes.toml", 'performance.precision="tf32"').performance,
+                               torch.device("cuda"))
+    before = cuda_float32_flags()
+    try:
+        torch.backends.cuda.matmul.fp32_precision = "tf32"
+        with pytest.raises(RuntimeError, match="mix of the legacy and new APIs"):
+            _tf32_as_torch_checks_it()
+        assert cuda_float32_flags()[0] is True
+        with perf.cuda_switches():
+            assert _tf32_as_torch_checks_it()[0] is True
+        assert _tf32_as_torch_checks_it()[0] is True
+    finally:
+        set_cuda_float32_flags(*before)
 
 
 def test_image_files_travel_as_uint8_and_are_scaled_after_the_copy(tmp_path):
@@ -322,3 +352,22 @@ def test_path_length_runs_its_generator_call_eager_and_the_generator_stays_compi
     run.compiled.report = lines.append
     train(run, until=3)  # steps 0 and 2 run both lazy terms
     assert run.compiled.compiled == {"generator", "discriminator"} and not lines, run.compiled.fallbacks
+
+
+@pytest.mark.skipif(__import__("shutil").which("g++") is None, reason="inductor on the CPU needs a C++ compiler")
+def test_a_spectrally_normalized_critic_stays_compiled_under_inductor(tmp_path):
+    """SNGAN: inductor's backward used to trip over torch's in-place power iteration and send the critic back
+    to eager; with gancompose.nn.spectral_norm both networks stay compiled and train like an eager run."""
+    torch._dynamo.reset()
+    eager = _run(tmp_path, "sngan_shapes.toml")
+    train(eager, until=2)
+    run = _run(tmp_path, "sngan_shapes.toml", "performance.compile=true")
+    lines = []
+    run.compiled.report = lines.append
+    train(run, until=2)
+    assert run.compiled.compiled == {"generator", "discriminator"} and not lines, run.compiled.fallbacks
+    for k, v in _weights(eager).items():
+        # the critic (weights, power-iteration vectors) as eager to float noise; in the generator, a conv bias
+        # ahead of a BatchNorm has a zero gradient whose float noise Adam turns into lr-sized steps
+        tol = dict(rtol=1e-4, atol=1e-5) if k.startswith("discriminator.") else dict(rtol=1e-3, atol=1e-3)
+        torch.testing.assert_close(_weights(run)[k], v, **tol)

@@ -101,6 +101,20 @@ def test_schedule_errors_name_the_key(tmp_path):
         _recipe(tmp_path, ["schedule.start_resolution=6"])
 
 
+def test_a_stage_batch_that_does_not_split_over_the_processes_is_refused_at_build(tmp_path):
+    """Under torchrun every stage's batch is cut in equal shares: a 16 px stage of 30 images over 4 processes
+    would stop the run hours in, when that stage starts; it is refused before the first step instead."""
+    from gancompose.errors import RecipeError
+    from gancompose.performance.distributed import Distributed
+    recipe = _recipe(tmp_path, ["schedule.batch_size={4 = 64, 8 = 64, 16 = 30, 32 = 32}"])
+    with pytest.raises(RecipeError) as exc:
+        build_run(recipe, dist=Distributed(rank=0, world=4, local_rank=0))
+    assert exc.value.key == "schedule.batch_size.16"
+    assert "divisible by the 4 processes" in str(exc.value) and "got 30 for the 16 px stages" in str(exc.value)
+    run = build_run(recipe)  # one process takes any batch
+    assert run.schedule.batch_size_at(16) == 30
+
+
 # ------------------------------------------------------------------------------------- networks
 def _nets(size=32, latent=16, **kw):
     torch.manual_seed(0)

@@ -15,6 +15,7 @@ from torch import nn
 
 from gancompose.builder.augment import attach_augmentation
 from gancompose.errors import GancomposeError, RecipeError
+from gancompose.nn import spectral_norm
 from gancompose.registry import Registry
 
 Shape = tuple[int, ...]
@@ -192,7 +193,7 @@ def apply_spectral_norm(net: nn.Module) -> nn.Module:
     initializer, so it normalizes the initialized weights."""
     for module in list(net.modules()):
         if isinstance(module, _SN_TYPES) and not nn.utils.parametrize.is_parametrized(module, "weight"):
-            nn.utils.parametrizations.spectral_norm(module)
+            spectral_norm(module)
     return net
 
 

@@ -12,7 +12,8 @@ compiled network left in the phase is a real one and propagates. A network is co
 ``nn.Module.compile`` semantics (its ``__call__`` goes through the compiled ``_call_impl``), so its
 ``state_dict`` keys, hooks and attributes are those of the eager module. Dynamo's recompile limit is raised
 for the networks' variants, and hitting it raises (it would otherwise run the network eager without a word),
-so a network past it falls back with its line like any other failure.
+so a network past it falls back with its line like any other failure. Spectral normalization is the
+compile-safe one of :mod:`gancompose.nn.spectral_norm` (torch's is converted when its network is compiled).
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ import logging
 from typing import Callable
 
 import torch
+
+from gancompose.nn import make_compile_safe
 
 log = logging.getLogger("gancompose.performance")
 
@@ -50,6 +53,7 @@ class CompiledNetworks:
         _configure_dynamo()
         kwargs = {"backend": backend} | ({} if mode == "default" else {"mode": mode})
         for name, net in self.networks.items():
+            make_compile_safe(net)  # torch's spectral norm, if a plugin used it, fails inductor's backward
             compiled = torch.compile(net._call_impl, **kwargs)
             net._compiled_call_impl = self._recording(name, compiled, net._call_impl)
             self.compiled.add(name)

@@ -38,17 +38,16 @@ class Performance:
     @contextlib.contextmanager
     def cuda_switches(self):
         """While training: TF32 (or exact fp32) matmuls and convolutions, and cuDNN's autotuner as resolved;
-        the process's previous settings after. Uses torch's ``fp32_precision`` switches where they exist (mixing
-        them with the legacy ``allow_tf32`` flags is an error in recent torch)."""
+        the process's previous settings after (see :func:`set_cuda_float32_flags`)."""
         if self.device_type != "cuda":
             yield
             return
-        old = _cuda_flags()
-        _set_cuda_flags("tf32" if self.tf32 else "ieee", self.cudnn_benchmark)
+        old = cuda_float32_flags()
+        set_cuda_float32_flags(self.tf32, self.tf32, self.cudnn_benchmark)
         try:
             yield
         finally:
-            _set_cuda_flags(*old)
+            set_cuda_float32_flags(*old)
 
     def describe(self) -> str:
         """One line: ``cuda: bf16 autocast + TF32, channels_last, fused optimizers, compiled (inductor)``."""
@@ -64,24 +63,28 @@ class Performance:
         return f"{self.device_type}: " + ", ".join(parts)
 
 
-def _cuda_flags() -> tuple[str, bool]:
-    """(float32 precision, cudnn.benchmark) as the process has them."""
-    cudnn = torch.backends.cudnn
-    if hasattr(cudnn, "conv") and hasattr(cudnn.conv, "fp32_precision"):
-        precision = torch.backends.cuda.matmul.fp32_precision, cudnn.conv.fp32_precision
-    else:  # older torch: the allow_tf32 flags
-        precision = tuple("tf32" if f else "ieee" for f in (torch.backends.cuda.matmul.allow_tf32, cudnn.allow_tf32))
-    return precision, cudnn.benchmark
+def cuda_float32_flags() -> tuple[bool, bool, bool]:
+    """(TF32 matmuls, TF32 cuDNN convolutions, cudnn.benchmark) as the process has them."""
+    b = torch.backends
+    try:
+        matmul, conv = b.cuda.matmul.allow_tf32, b.cudnn.allow_tf32
+    except RuntimeError:  # someone wrote only torch's fp32_precision switches, which now disagree: read those
+        matmul = b.cuda.matmul.fp32_precision == "tf32"
+        conv = b.cudnn.conv.fp32_precision == "tf32"
+    return matmul, conv, b.cudnn.benchmark
 
 
-def _set_cuda_flags(precision, benchmark: bool) -> None:
-    matmul, conv = (precision, precision) if isinstance(precision, str) else precision
-    cudnn = torch.backends.cudnn
-    if hasattr(cudnn, "conv") and hasattr(cudnn.conv, "fp32_precision"):
-        torch.backends.cuda.matmul.fp32_precision, cudnn.conv.fp32_precision = matmul, conv
-    else:
-        torch.backends.cuda.matmul.allow_tf32, cudnn.allow_tf32 = matmul == "tf32", conv == "tf32"
-    cudnn.benchmark = benchmark
+def set_cuda_float32_flags(matmul_tf32: bool, cudnn_tf32: bool, benchmark: bool) -> None:
+    """Set TF32 for cuBLAS and cuDNN through torch's ``allow_tf32`` switches. In torch >= 2.9 each of them writes
+    the legacy state and the new ``fp32_precision`` one together. Writing ``torch.backends.cuda.matmul.
+    fp32_precision`` alone leaves ``float32_matmul_precision`` at "highest", and from then on whatever asks torch
+    whether TF32 is allowed (inductor's compile-cache key and its matmul and conv templates, TunableOp, the
+    ``allow_tf32`` getters) raises "you have used mix of the legacy and new APIs". These setters also repair
+    such a state."""
+    b = torch.backends
+    b.cuda.matmul.allow_tf32 = bool(matmul_tf32)
+    b.cudnn.allow_tf32 = bool(cudnn_tf32)
+    b.cudnn.benchmark = bool(benchmark)
 
 
 def _auto(value, device_type: str) -> bool:

@@ -9,6 +9,7 @@ from pydantic import Field, PositiveInt
 from torch import nn
 
 from gancompose import Params, RecipeError
+from gancompose.nn import spectral_norm as apply_spectral_norm
 from gancompose_conditional.heads import FEATURE_HEAD, Wrapper, split_head
 
 Shape = tuple[int, ...]
@@ -85,7 +86,7 @@ class ProjectionDiscriminator(Wrapper):
         self.embed = nn.Embedding(num_classes, head.in_features)
         nn.init.xavier_uniform_(self.embed.weight)
         if spectral_norm:
-            nn.utils.parametrizations.spectral_norm(self.embed)
+            apply_spectral_norm(self.embed)
 
     def wrapped(self) -> nn.Module:
         return self.body

@@ -7,6 +7,7 @@ from pydantic import Field, PositiveInt
 from torch import nn
 
 from gancompose import Params, RecipeError
+from gancompose.nn import spectral_norm
 
 Shape = tuple[int, ...]
 
@@ -24,7 +25,7 @@ def _image_input(in_shape: Shape, layer: str) -> None:
 
 
 def _maybe_sn(module: nn.Module, on: bool) -> nn.Module:
-    return nn.utils.parametrizations.spectral_norm(module) if on else module
+    return spectral_norm(module) if on else module
 
 
 class LinearParams(Params):

@@ -124,6 +124,14 @@ class Progressive:
             raise RecipeError("stabilise_kimg and fade_kimg are both 0: the networks would never grow",
                               key=["stabilise_kimg"], hint="give the phases a length, or start_resolution = final")
         self.max_batch = run.recipe.train.batch_size
+        if run.dist is not None:  # torchrun: refuse now a stage batch that would stop the run when it starts
+            for resolution in sorted(p.batch_size):
+                n = self.batch_size_at(resolution)
+                if self.start <= resolution <= self.final and n % run.dist.world:
+                    raise RecipeError(f"expected a batch size divisible by the {run.dist.world} processes "
+                                      f"(torchrun), got {n} for the {resolution} px stages",
+                                      key=["batch_size", str(resolution)],
+                                      hint="each process takes an equal share of every stage's batch")
         # the optimizers' own rates, before any stage changes them (a resumed run reads the recipe's too)
         self.base_lr = {name: [g["initial_lr"] for g in opt.param_groups] for name, opt in run.optimizers.items()}
         self.growth = self.at(0)

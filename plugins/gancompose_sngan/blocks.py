@@ -35,6 +35,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from gancompose import Params, RecipeError
+from gancompose.nn import spectral_norm
 from gancompose_core.discriminators import image_input_channels
 
 
@@ -171,7 +172,7 @@ class Discriminator(nn.Module):
         self.l_out = _glorot(nn.Linear(chs[-1], 1, bias=image_size > 32), 1.0)  # snresnet_32.py: nobias=True
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
-                nn.utils.parametrizations.spectral_norm(m)
+                spectral_norm(m)
 
     @property
     def head(self) -> nn.Linear:
