@@ -4,7 +4,8 @@ Tensor names:
     networks.NAME.<state_dict key>       weights and buffers, named as in the recipe
     ema.NAME.<state_dict key>            EMA copies
     optimizers.NAME.<param index>.<key>  optimizer state (exp_avg, step, ...)
-    rng.cpu, rng.cuda.<i>                random generator states
+    rng.cpu, rng.cuda                    random generator states (rng.cuda: the run's CUDA device; older
+                                         files hold rng.cuda.<i> for every device, still read)
     schedule.<key>                       the schedule's own state, if it has any (e.g. CycleGAN's image pools)
     counters                             int64 [step, images_seen, data_epoch, data_position]
                                          (data_position: samples taken in the epoch; in format 1, batches)
@@ -131,8 +132,9 @@ def run_tensors(run, stream_state: tuple[int, int]) -> tuple[dict[str, torch.Ten
             tensors[f"schedule.{key}"] = _cpu(value)
     tensors["rng.cpu"] = torch.get_rng_state()
     if torch.cuda.is_available() and run.device.type == "cuda":
-        for i, state in enumerate(torch.cuda.get_rng_state_all()):
-            tensors[f"rng.cuda.{i}"] = state
+        # the run's device only: under torchrun every process draws the same global numbers, so process 0's
+        # state is every process's, and a checkpoint written on an 8-GPU machine resumes on a 1-GPU one
+        tensors["rng.cuda"] = torch.cuda.get_rng_state(run.device)
     tensors["counters"] = torch.tensor([run.state.step, run.state.images_seen, *stream_state], dtype=torch.int64)
     metadata = {
         "format": FORMAT,
@@ -241,6 +243,17 @@ def _states_like_params(opt: torch.optim.Optimizer) -> None:
                     opt.state[p][key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
 
 
+def cuda_rng_state(rng: dict[str, torch.Tensor], device: torch.device) -> torch.Tensor | None:
+    """The CUDA generator state to give ``device`` from a checkpoint's ``rng.*`` tensors: ``rng.cuda``, or in an
+    older file (one ``rng.cuda.<i>`` per device of the writing machine) the one of the same index (else 0);
+    None on the CPU or when the file has none (it was written on the CPU)."""
+    if device.type != "cuda":
+        return None
+    if "cuda" in rng:
+        return rng["cuda"]
+    return rng.get(f"cuda.{device.index or 0}", rng.get("cuda.0"))
+
+
 def restore_run(run, ckpt: Checkpoint) -> None:
     """Put ``run`` back in the state the checkpoint was written in (weights, optimizers, RNG, counters)."""
     load_networks(run, ckpt)
@@ -261,9 +274,9 @@ def restore_run(run, ckpt: Checkpoint) -> None:
         run.schedule.load_state_dict({k: v.to(run.device) for k, v in ckpt.tensors("schedule.").items()})
     rng = ckpt.tensors("rng.")
     torch.set_rng_state(rng["cpu"])
-    cuda_states = [rng[f"cuda.{i}"] for i in range(len(rng)) if f"cuda.{i}" in rng]
-    if cuda_states and run.device.type == "cuda":
-        torch.cuda.set_rng_state_all(cuda_states)
+    cuda_state = cuda_rng_state(rng, run.device)
+    if cuda_state is not None:
+        torch.cuda.set_rng_state(cuda_state, run.device)
     step, images_seen, epoch, position = ckpt.counters()
     if ckpt.metadata.get("format") == "gancompose.checkpoint/1":  # counted batches, not samples
         position *= run.recipe.train.batch_size

@@ -82,3 +82,18 @@ def test_not_a_checkpoint(tmp_path):
         Checkpoint(bad)
     with pytest.raises(CheckpointError, match="not found"):
         Checkpoint(tmp_path / "missing.safetensors")
+
+
+def test_the_cuda_generator_state_is_the_run_devices_and_older_files_still_resume():
+    """A checkpoint keeps the CUDA state of the run's device only (rng.cuda): under torchrun every process
+    draws the same global numbers, so process 0's state is every process's, and a file written on an 8-GPU
+    machine resumes on a 1-GPU one. Older files hold one rng.cuda.<i> per device of the writing machine."""
+    from gancompose.checkpoint import cuda_rng_state
+    a, b, c = (torch.full((4,), v, dtype=torch.uint8) for v in (1, 2, 3))
+    assert cuda_rng_state({"cpu": a, "cuda": b}, torch.device("cuda", 3)) is b
+    older = {"cpu": a, "cuda.0": b, "cuda.1": c}
+    assert cuda_rng_state(older, torch.device("cuda")) is b
+    assert cuda_rng_state(older, torch.device("cuda", 1)) is c
+    assert cuda_rng_state(older, torch.device("cuda", 5)) is b  # written on fewer GPUs than this machine has
+    assert cuda_rng_state({"cpu": a}, torch.device("cuda")) is None  # written on the CPU
+    assert cuda_rng_state({"cpu": a, "cuda": b}, torch.device("cpu")) is None
