@@ -371,3 +371,19 @@ def test_a_spectrally_normalized_critic_stays_compiled_under_inductor(tmp_path):
         # ahead of a BatchNorm has a zero gradient whose float noise Adam turns into lr-sized steps
         tol = dict(rtol=1e-4, atol=1e-5) if k.startswith("discriminator.") else dict(rtol=1e-3, atol=1e-3)
         torch.testing.assert_close(_weights(run)[k], v, **tol)
+
+
+@pytest.mark.parametrize("name", ["dcgan_shapes.toml", "wgangp_shapes.toml", "sngan_projection_shapes.toml",
+                                  "cyclegan_shapes.toml", "progan_shapes.toml", "stylegan2_shapes.toml"])
+def test_compiled_networks_trace_without_graph_breaks(tmp_path, name):
+    """Every network's forward traces as one graph (dynamo only, backend "eager"): a graph break is a host read
+    or a Python fallback in the middle of a network, i.e. a device sync per call on a GPU. ProGAN's growth and
+    StyleGAN2's lazy regularizers included (a few steps past their first R1 and path-length steps)."""
+    import torch._dynamo.utils
+    extra = ["schedule.stabilise_kimg=0.004", "schedule.fade_kimg=0.004"] if name.startswith("progan") else []
+    run = _run(tmp_path, name, "performance.compile=true", 'performance.compile_backend="eager"', *extra)
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    train(run, until=5)
+    assert run.compiled.compiled == set(run.networks) and not run.compiled.fallbacks
+    assert not torch._dynamo.utils.counters["graph_break"], dict(torch._dynamo.utils.counters["graph_break"])

@@ -81,8 +81,13 @@ def _rotate2d(theta, like):
     return _mat([[torch.cos(theta), -torch.sin(theta), 0], [torch.sin(theta), torch.cos(theta), 0], [0, 0, 1]], like)
 
 
-def _rotate3d(v: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-    vx, vy, vz = (float(c) for c in v[:3])
+#: a component of the unit luma axis (1, 1, 1) / sqrt(3), as the float32 the axis tensor holds
+_LUMA = float((torch.ones(1) / math.sqrt(3))[0])
+
+
+def _rotate3d(v: tuple[float, float, float], theta: torch.Tensor) -> torch.Tensor:
+    """Rotation by ``theta`` [B] about the unit axis ``v`` (host numbers: no device read, no graph break)."""
+    vx, vy, vz = v
     s, c = torch.sin(theta), torch.cos(theta)
     cc = 1 - c
     return _mat([[vx * vx * cc + c, vx * vy * cc - vz * s, vx * vz * cc + vy * s, 0],
@@ -216,7 +221,7 @@ class ADA(nn.Module):
         if q.hue > 0 and c > 1:
             theta = (rand() * 2 - 1) * math.pi * HUE_MAX
             theta = torch.where(rand() < q.hue * p, theta, torch.zeros_like(theta))
-            C = _rotate3d(axis, theta) @ C
+            C = _rotate3d((_LUMA, _LUMA, _LUMA), theta) @ C
         if q.saturation > 0 and c > 1:
             s = torch.exp2(randn(b, 1, 1) * SATURATION_STD)
             s = torch.where(rand(b, 1, 1) < q.saturation * p, s, torch.ones_like(s))
