@@ -311,14 +311,8 @@ def test_gradient_penalty_step_matches_the_analytic_update(tmp_path):
     torch.testing.assert_close(d[0].weight.detach(), w0 - 0.1 * grad)
 
 
-def test_n_critic_with_gradient_penalty_trains_the_critic_on_a_fixed_generator(tmp_path):
-    run = _run("wgangp_ring.toml", tmp_path, [
-        "regularizers=[{type='gradient_penalty'}]", "schedule.n_critic=5", "train.batch_size=64",
-        "data.size=2048"])
-    assert run.regularizers[0].weight == 10.0
-    for group in run.optimizers["generator"].param_groups:  # hold the generator fixed
-        group["lr"] = group["initial_lr"] = 0.0
-    g_before = [p.detach().clone() for p in run.networks["generator"].parameters()]
+def _train_recording(run, until: int) -> list[dict[str, float]]:
+    """Train to step ``until`` and return each step's mean loss values (a callback reads them every step)."""
     history = []
 
     class Record:
@@ -329,7 +323,19 @@ def test_n_critic_with_gradient_penalty_trains_the_critic_on_a_fixed_generator(t
             history.append(logs.means())
             logs.reset()
 
-    train(run, until=40, callbacks=[Record()])
+    train(run, until=until, callbacks=[Record()])
+    return history
+
+
+def test_n_critic_with_gradient_penalty_trains_the_critic_on_a_fixed_generator(tmp_path):
+    run = _run("wgangp_ring.toml", tmp_path, [
+        "regularizers=[{type='gradient_penalty'}]", "schedule.n_critic=5", "train.batch_size=64",
+        "data.size=2048"])
+    assert run.regularizers[0].weight == 10.0
+    for group in run.optimizers["generator"].param_groups:  # hold the generator fixed
+        group["lr"] = group["initial_lr"] = 0.0
+    g_before = [p.detach().clone() for p in run.networks["generator"].parameters()]
+    history = _train_recording(run, until=40)
     assert all(math.isfinite(v) for h in history for v in h.values())
     assert all(h["discriminator/gradient_penalty"] >= 0 for h in history)
     critic = [h["discriminator/adversarial"] for h in history]  # E[D(fake)] - E[D(real)]
@@ -341,17 +347,7 @@ def test_n_critic_with_gradient_penalty_trains_the_critic_on_a_fixed_generator(t
 def test_hinge_with_r1_trains_through_the_loop(tmp_path):
     run = _run("wgangp_grid25.toml", tmp_path, ["loss={type='hinge'}", "regularizers=[{type='r1', every=4}, "
                                                 "{type='drift'}]", "schedule.n_critic=1"])
-    history = []
-
-    class Record:
-        def on_train_start(self, run): pass
-        def on_train_end(self, run): pass
-
-        def on_step_end(self, run, logs):
-            history.append(logs.means())
-            logs.reset()
-
-    train(run, until=9, callbacks=[Record()])
+    history = _train_recording(run, until=9)
     assert [("discriminator/r1" in h) for h in history] == [s % 4 == 0 for s in range(9)]
     assert all("discriminator/drift" in h for h in history)
     assert all(math.isfinite(v) for h in history for v in h.values())
