@@ -91,6 +91,8 @@ def _same_parameters(r0: dict, r1: dict) -> None:
     assert p0.keys() == p1.keys()
     for k in p0:
         assert torch.equal(p0[k], p1[k]), k
+    for k in (k for k in r0["state"] if k.endswith(("._u", "._v"))):  # spectral norm's: from the weights alone
+        assert torch.equal(r0["state"][k], r1["state"][k]), k
     assert all(torch.isfinite(v).all() for v in r0["state"].values())
 
 
@@ -102,6 +104,7 @@ def _same_parameters(r0: dict, r1: dict) -> None:
     ("cyclegan_shapes.toml", None),  # two generators stepping together, two discriminators, image pools
     ("progan_shapes.toml", None),  # growing networks: blocks above the resolution unused
     ("stylegan2_shapes.toml", None),  # lazy R1 and path length (through the generator's forward)
+    ("sngan_shapes.toml", None),  # spectral norm: power-iteration buffers updated in every forward
 ])
 def test_replicas_stay_identical_in_every_family(tmp_path, recipe, overrides):
     res = _launch(tmp_path, "run", recipe, 3, *(overrides if overrides is not None else _tiny(recipe, tmp_path)))
