@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
 import gc
 import importlib.util
 import inspect
@@ -444,8 +445,13 @@ def print_table(title: str, headers: list[str], rows: list[list[str]], plain: bo
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
 
 
-def report(results: list[Result], peaks: dict[str, float], settings: list[str], engine_settings: list[str],
-           plain: bool) -> None:
+Table = tuple[str, list[str], list[list[str]]]  # title, headers, rows
+
+
+def tables(results: list[Result], peaks: dict[str, float], settings: list[str],
+           engine_settings: list[str]) -> list[Table]:
+    """The report's three tables: throughput, ratios against the loop, FLOPs per image-step."""
+    out: list[Table] = []
     rows = []
     for r in results:
         for s in r.sides:
@@ -456,9 +462,9 @@ def report(results: list[Result], peaks: dict[str, float], settings: list[str], 
             rows.append([r.wl.name, s.side, s.setting, f"{s.batch}x{r.wl.image_size}px", _fmt(ips, ".1f"),
                          _fmt(tflops, ".3f"), share, _fmt(s.warmup_s, ".1f"), _fmt(s.compile_s(r.steps), ".1f"),
                          f"error: {s.error}" if s.error else s.note])
-    print_table("Throughput (median of the repeats; TFLOP/s from each workload's FLOPs per image)",
+    out.append(("Throughput (median of the repeats; TFLOP/s from each workload's FLOPs per image)",
                 ["workload", "side", "setting", "batch", "img/s", "TFLOP/s", "% peak", "warm-up s", "compile s",
-                 "note"], rows, plain)
+                 "note"], rows))
 
     rows = []
     for r in results:
@@ -472,7 +478,7 @@ def report(results: list[Result], peaks: dict[str, float], settings: list[str], 
             verdict = "-" if ratio is None else ("ok" if ratio >= row["target"] else "below")
             rows.append([r.wl.name, f"engine {row['engine']} / loop {row['loop'] or '-'}",
                          _fmt(ratio, ".3f"), f">= {row['target']:g}", verdict])
-    print_table("Ratios", ["workload", "engine / loop", "ratio", "target", "vs"], rows, plain)
+    out.append(("Ratios", ["workload", "engine / loop", "ratio", "target", "vs"], rows))
 
     rows = []
     for r in results:
@@ -480,9 +486,21 @@ def report(results: list[Result], peaks: dict[str, float], settings: list[str], 
         rows.append([r.wl.name, f"{r.wl.image_size}px", _fmt(r.flops_engine and r.flops_engine / 1e9, ".3f"),
                      _fmt(r.flops_loop and r.flops_loop / 1e9, ".3f"), _fmt(issue and issue / 1e9, ".1f"),
                      _fmt(_ratio(r.flops_engine, issue), ".2f"), r.note])
-    print_table("FLOPs per image-step (FlopCounterMode, forward + backward of every phase)",
+    out.append(("FLOPs per image-step (FlopCounterMode, forward + backward of every phase)",
                 ["workload", "size", "engine GFLOP", "loop GFLOP", "issue GFLOP", "engine / issue", "note"],
-                rows, plain)
+                rows))
+    return out
+
+
+def to_markdown(report_tables: list[Table], heading: str) -> str:
+    """The tables as Markdown, under a line saying when, where and with which torch they were measured (what
+    docs/performance.md keeps)."""
+    lines = [heading, ""]
+    for title, headers, rows in report_tables:
+        lines += [f"**{title}**", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+        lines.append("")
+    return "\n".join(lines)
 
 
 def to_json(results: list[Result], meta: dict[str, Any], engine_settings: list[str]) -> dict[str, Any]:
@@ -527,6 +545,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     ap.add_argument("--peak-tflops", default=None, help="dense peak: one number, or bf16=..,tf32=..,fp32=..")
     ap.add_argument("--json", type=Path, default=None, help="write every figure here")
     ap.add_argument("--plain", action="store_true", help="plain-text tables instead of rich")
+    ap.add_argument("--markdown", type=Path, default=None,
+                    help="also write the tables as Markdown, headed by the date, device and torch version")
     a = ap.parse_args(argv)
     if a.device == "cuda" and not torch.cuda.is_available():
         ap.error("--device cuda, but torch sees no CUDA device")
@@ -583,7 +603,14 @@ def main(argv: Optional[list[str]] = None) -> None:
             torch._dynamo.reset()
         if device.type == "cuda":
             torch.cuda.empty_cache()
-    report(results, peaks, a.settings, engine_settings, a.plain)
+    report_tables = tables(results, peaks, a.settings, engine_settings)
+    for table in report_tables:
+        print_table(*table, a.plain)
+    if a.markdown:
+        heading = (f"Measured {datetime.date.today().isoformat()} on {where}, torch {torch.__version__} "
+                   f"(`python bench/speed.py {' '.join(argv if argv is not None else sys.argv[1:])}`)")
+        a.markdown.write_text(to_markdown(report_tables, heading))
+        print(f"wrote {a.markdown}")
     if a.json:
         meta = {"torch": torch.__version__, "device": where, "peak_tflops": peaks,
                 "reference": str(a.reference) if ref else None, "engine_settings": engine_settings,
