@@ -1,6 +1,7 @@
 """Shared fixtures: tiny overrides that make any recipe train in a fraction of a second on the CPU."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,10 @@ ROOT = Path(__file__).resolve().parent.parent
 RECIPES = sorted((ROOT / "recipes").glob("*.toml"))
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
+
+#: inductor compiles C++ on the CPU
+needs_cpp_compiler = pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
+                                        reason="inductor on the CPU needs a C++ compiler")
 
 
 #: recipes on real data (absent here: no downloads) train in the tests on embedded data of the same shape

@@ -4,6 +4,7 @@ docs/performance.md. Timings themselves are not asserted: speed is measured by b
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -16,7 +17,7 @@ REFERENCE = ROOT.parent / "shared" / "bench" / "reference_loops.py"
 
 def _bench(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import ROOT, tiny_overrides
+from conftest import ROOT, needs_cpp_compiler, tiny_overrides
 from gancompose.builder import build_run
 from gancompose.engine import train
 from gancompose.engine.loop import StepLogs, _GradSwitch, run_step
@@ -354,7 +354,7 @@ def test_path_length_runs_its_generator_call_eager_and_the_generator_stays_compi
     assert run.compiled.compiled == {"generator", "discriminator"} and not lines, run.compiled.fallbacks
 
 
-@pytest.mark.skipif(__import__("shutil").which("g++") is None, reason="inductor on the CPU needs a C++ compiler")
+@needs_cpp_compiler
 def test_a_spectrally_normalized_critic_stays_compiled_under_inductor(tmp_path):
     """SNGAN: inductor's backward used to trip over torch's in-place power iteration and send the critic back
     to eager; with gancompose.nn.spectral_norm both networks stay compiled and train like an eager run."""
@@ -373,14 +373,19 @@ def test_a_spectrally_normalized_critic_stays_compiled_under_inductor(tmp_path):
         torch.testing.assert_close(_weights(run)[k], v, **tol)
 
 
-@pytest.mark.parametrize("name", ["dcgan_shapes.toml", "wgangp_shapes.toml", "sngan_projection_shapes.toml",
-                                  "cyclegan_shapes.toml", "progan_shapes.toml", "stylegan2_shapes.toml"])
-def test_compiled_networks_trace_without_graph_breaks(tmp_path, name):
+@pytest.mark.parametrize("name, extra", [
+    ("dcgan_shapes.toml", []), ("wgangp_shapes.toml", []), ("sngan_projection_shapes.toml", []),
+    ("cyclegan_shapes.toml", []),
+    ("progan_shapes.toml", ["schedule.stabilise_kimg=0.004", "schedule.fade_kimg=0.004"]),
+    ("stylegan2_shapes.toml", []),
+    ("stylegan2_ada_folder.toml", ["networks.discriminator.augment.p=0.5"]),  # ADA's pipeline in front of the critic
+])
+def test_compiled_networks_trace_without_graph_breaks(tmp_path, name, extra):
     """Every network's forward traces as one graph (dynamo only, backend "eager"): a graph break is a host read
-    or a Python fallback in the middle of a network, i.e. a device sync per call on a GPU. ProGAN's growth and
-    StyleGAN2's lazy regularizers included (a few steps past their first R1 and path-length steps)."""
+    or a Python fallback in the middle of a network, i.e. a device sync per call on a GPU. ProGAN's growth,
+    StyleGAN2's lazy regularizers (a few steps past their first R1 and path-length steps) and ADA in front of
+    the critic included (its hue rotation's axis used to be read back with float())."""
     import torch._dynamo.utils
-    extra = ["schedule.stabilise_kimg=0.004", "schedule.fade_kimg=0.004"] if name.startswith("progan") else []
     run = _run(tmp_path, name, "performance.compile=true", 'performance.compile_backend="eager"', *extra)
     torch._dynamo.reset()
     torch._dynamo.utils.counters.clear()

@@ -3,16 +3,13 @@ iteration that rebinds its vectors instead of writing them in place, so a compil
 and then on fakes can still be differentiated (inductor saves the buffer itself for backward)."""
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import torch
 from torch import nn
 
+from conftest import needs_cpp_compiler
 from gancompose.nn import SpectralNorm, make_compile_safe, spectral_norm
 
-needs_cpp = pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
-                               reason="inductor on the CPU needs a C++ compiler")
 
 
 class Critic(nn.Module):
@@ -85,7 +82,7 @@ def test_torchs_parametrizations_are_converted_in_place():
     assert all(torch.equal(v, state[k]) for k, v in critic.state_dict().items())
 
 
-@needs_cpp
+@needs_cpp_compiler
 def test_a_critic_compiled_with_inductor_trains_like_eager():
     """torch's own spectral norm raises here ("modified by an inplace operation") at the first backward."""
     torch._dynamo.reset()
