@@ -24,7 +24,7 @@ import re
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 import torch
 from safetensors import safe_open
@@ -254,11 +254,14 @@ def cuda_rng_state(rng: dict[str, torch.Tensor], device: torch.device) -> torch.
     return rng.get(f"cuda.{device.index or 0}", rng.get("cuda.0"))
 
 
-def restore_run(run, ckpt: Checkpoint) -> None:
-    """Put ``run`` back in the state the checkpoint was written in (weights, optimizers, RNG, counters)."""
+def restore_run(run, ckpt: Checkpoint, *, fresh_optimizers: Collection[str] = ()) -> None:
+    """Put ``run`` back in the state the checkpoint was written in (weights, optimizers, RNG, counters).
+    ``fresh_optimizers``: optimizers whose saved state is not loaded (their type changed, ``--allow-change``)."""
     load_networks(run, ckpt)
     opt_meta = json.loads(ckpt.metadata.get("optimizers", "{}"))
     for name, opt in run.optimizers.items():
+        if name in fresh_optimizers:
+            continue
         if name not in opt_meta:
             raise CheckpointError(f"the checkpoint has no optimizer state for {name!r}")
         flat = ckpt.tensors(f"optimizers.{name}.")

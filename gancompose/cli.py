@@ -116,26 +116,50 @@ def explain(recipe, overrides):
 
 
 @cli.command()
-@click.argument("recipe", type=click.Path(dir_okay=False))
+@click.argument("recipe", required=False, type=click.Path(dir_okay=False))
 @set_option
 @click.option("--max-steps", type=click.IntRange(min=1), help="Stop when the step counter reaches this.")
 @click.option("--device", help="cpu, cuda, cuda:N or auto (overrides train.device).")
 @click.option("--seed", type=int, help="Random seed (overrides train.seed).")
-@click.option("--resume", type=click.Path(dir_okay=False), help="Continue a run from its checkpoint.")
+@click.option("--resume", metavar="RUN_DIR|CHECKPOINT|latest",
+              help="Continue a run: its folder (from checkpoints/last.safetensors), one of its checkpoints, or "
+                   "'latest' (the newest run of RECIPE). Without RECIPE, the recipe the checkpoint was trained "
+                   "with. A recipe that differs in what is trained is refused, key by key.")
+@click.option("--allow-change", "allow_changes", multiple=True, metavar="KEY",
+              help="With --resume: accept a change of this recipe key (dotted path; a prefix covers what is "
+                   "under it), e.g. --allow-change optimizers.generator.lr (repeatable). Recorded in "
+                   "RUN/changes.jsonl. The networks' architecture cannot change.")
 @click.option("--output-dir", help="Where run folders go (overrides train.output_dir).")
 @click.option("--quiet", is_flag=True, help="Plain log lines instead of a progress bar.")
 @click.option("--tensorboard", is_flag=True, help="Also log to TensorBoard (RUN/tensorboard; sets train.tensorboard).")
-def run(recipe, overrides, max_steps, device, seed, resume, output_dir, quiet, tensorboard):
-    """Train a recipe. Writes a run folder with the recipe, metrics.jsonl, samples and checkpoints."""
+def run(recipe, overrides, max_steps, device, seed, resume, allow_changes, output_dir, quiet, tensorboard):
+    """Train a recipe. Writes a run folder with the recipe, metrics.jsonl, samples and checkpoints.
+
+    \b
+    gancompose run RECIPE                       a new run
+    gancompose run --resume RUN_DIR             continue a run with its own recipe
+    gancompose run RECIPE --resume latest       continue the newest run of RECIPE
+    gancompose run RECIPE --resume CHECKPOINT   continue from a checkpoint, RECIPE checked against it"""
     from gancompose.runner import run_recipe
     extra = [f"train.device={json.dumps(device)}"] if device else []
     extra += [f"train.seed={seed}"] if seed is not None else []
     extra += [f"train.output_dir={json.dumps(output_dir)}"] if output_dir else []
     extra += ["train.tensorboard=true"] if tensorboard else []
-    r = _load(recipe, (*overrides, *extra))
+    if allow_changes and resume is None:
+        raise GancomposeError("--allow-change only applies with --resume")
+    if recipe is None:
+        if resume is None:
+            raise GancomposeError("give a RECIPE to train, or --resume RUN_DIR to continue a run",
+                                  hint="gancompose run recipes/vanilla_gan_ring.toml")
+        from gancompose.checkpoint import Checkpoint
+        from gancompose.resume import recipe_of_checkpoint, resolve_resume
+        resume = resolve_resume(resume)
+        r = recipe_of_checkpoint(Checkpoint(resume), (*overrides, *extra), registry=_registry())
+    else:
+        r = _load(recipe, (*overrides, *extra))
     try:
         result = run_recipe(r, resume=resume, max_steps=max_steps, quiet=quiet or not sys.stderr.isatty(),
-                            console=err_console)
+                            console=err_console, allow_changes=allow_changes)
     except KeyboardInterrupt:  # a second Ctrl-C / SIGTERM: stop at once (checkpoint writes are atomic)
         err_console.print("stopped at once; the last checkpoint written is whole", soft_wrap=True)
         sys.exit(130)

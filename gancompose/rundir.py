@@ -1,6 +1,7 @@
 """Run folders: ``OUTPUT_DIR/NAME/YYYYmmdd-HHMMSS/`` with recipe.toml, metrics.jsonl, samples/, checkpoints/."""
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -32,6 +33,14 @@ def recipe_toml(recipe) -> str:
 
 
 def write_recipe(run_dir: Path, recipe) -> Path:
-    path = run_dir / "recipe.toml"
-    path.write_text("# The resolved recipe of this run (extends and --set applied).\n" + recipe_toml(recipe))
+    """``RUN/recipe.toml``: the resolved recipe the run started with. Written once, when the run folder is made,
+    atomically (a temporary file renamed over it); a resume never rewrites it (accepted changes go to
+    ``RUN/changes.jsonl``)."""
+    path = Path(run_dir) / "recipe.toml"
+    tmp = path.with_name(".recipe.toml.tmp")
+    try:
+        tmp.write_text("# The resolved recipe of this run (extends and --set applied).\n" + recipe_toml(recipe))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path

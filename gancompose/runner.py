@@ -5,8 +5,10 @@ import json
 import signal
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 
 from gancompose.builder import Run, build_run, resolve_device
 from gancompose.builder.run import build_networks, ema_copy
@@ -15,8 +17,9 @@ from gancompose.callbacks.nan_guard import NaNGuard, NonFiniteError
 from gancompose.callbacks.stages import StageGrid
 from gancompose.callbacks.tensorboard import TensorBoard, summary_writer_class
 from gancompose.checkpoint import Checkpoint, load_networks, restore_run
+from gancompose import resume as resume_mod
 from gancompose.engine import train
-from gancompose.errors import CheckpointError, GancomposeError
+from gancompose.errors import CheckpointError
 from gancompose.performance.distributed import Distributed, check_supported
 from gancompose.portable.init_from import print_reports
 from gancompose.recipe import validate_recipe
@@ -78,23 +81,38 @@ class _StopCheck:
 
 
 def run_recipe(recipe, *, resume: str | Path | None = None, max_steps: int | None = None, quiet: bool = False,
-               device: str | None = None, progress: bool = True, console: Console | None = None) -> RunResult:
-    """Train ``recipe`` (resuming from a checkpoint if given) and return where it wrote its files."""
+               device: str | None = None, progress: bool = True, console: Console | None = None,
+               allow_changes: Sequence[str] = ()) -> RunResult:
+    """Train ``recipe`` (resuming from a checkpoint if given) and return where it wrote its files.
+
+    ``resume``: a checkpoint file, a run folder (its ``checkpoints/last.safetensors``) or ``"latest"`` (the newest
+    run of this recipe). The recipe must be the one the checkpoint was trained with, except for the keys that
+    cannot change what is trained (gancompose/resume.py) and the keys named in ``allow_changes`` (dotted key
+    paths or their prefixes), which are applied and recorded in ``RUN/changes.jsonl``."""
+    if resume is not None:
+        from gancompose.resume import resolve_resume
+        resume = resolve_resume(str(resume), recipe)
+    allow_changes = tuple(allow_changes)
     # an optional extra that is missing fails now, before anything is built or written
     writer_class = summary_writer_class(recipe._source) if recipe.train.tensorboard else None
     dist = Distributed.from_env()  # launched by torchrun with several processes
     if dist is None:
-        return _run(recipe, resume, max_steps, quiet, device, progress, console, writer_class, None)
+        return _run(recipe, resume, max_steps, quiet, device, progress, console, writer_class, None, allow_changes)
     check_supported(recipe)
     dist.start(dist.device(resolve_device(device or recipe.train.device)))
     try:
-        return _run(recipe, resume, max_steps, quiet, device, progress and dist.is_main, console, writer_class, dist)
+        return _run(recipe, resume, max_steps, quiet, device, progress and dist.is_main, console, writer_class, dist,
+                    allow_changes)
     finally:
         dist.stop()
 
 
-def _run(recipe, resume, max_steps, quiet, device, progress, console, writer_class, dist) -> RunResult:
+def _run(recipe, resume, max_steps, quiet, device, progress, console, writer_class, dist,
+         allow_changes=()) -> RunResult:
     ckpt = Checkpoint(resume) if resume is not None else None
+    changes, theirs = [], None
+    if ckpt is not None:  # refused before anything is built or written
+        changes, theirs = resume_mod.compare(recipe, ckpt, allow_changes)
     main = dist is None or dist.is_main
     target = resolve_device(device or recipe.train.device)
     run = build_run(recipe, device=dist.device(target) if dist is not None else target, init_weights=ckpt is None,
@@ -109,20 +127,26 @@ def _run(recipe, resume, max_steps, quiet, device, progress, console, writer_cla
         if run.compiled is not None:
             run.compiled.report = lambda line: say(f"[yellow]{line}[/]", soft_wrap=True)
     if ckpt is not None:
-        _check_same_networks(recipe, ckpt)
-        restore_run(run, ckpt)
+        fresh = {name: resume_mod.hyper_parameters(opt) for name, opt in run.optimizers.items()}
+        restore_run(run, ckpt, fresh_optimizers=resume_mod.optimizers_changed(changes))
+        if changes:  # accepted with --allow-change: the recipe's values win over the saved ones
+            resume_mod.apply_optimizer_changes(run, changes, theirs, fresh)
     if not main:  # process 0 writes the run folder; the others train and agree on when to stop
         run_dir = dist.from_main(None)
         with _StopOnInterrupt() as flag:
             train(run, until=_until(run, max_steps), callbacks=[_StopCheck(flag)])
         return RunResult(run, run_dir, None, run.state.step < _until(run, max_steps))
-    if ckpt is not None:
-        run_dir = run_dir_of_checkpoint(ckpt.path) or new_run_dir(recipe.train.output_dir, recipe.name)
-    else:
+    run_dir = run_dir_of_checkpoint(ckpt.path) if ckpt is not None else None
+    if run_dir is None:  # recipe.toml records what the run started with: written once, never on resume
         run_dir = new_run_dir(recipe.train.output_dir, recipe.name)
+        write_recipe(run_dir, recipe)
     if dist is not None:
         dist.from_main(run_dir)
-    write_recipe(run_dir, recipe)
+    if changes:
+        log = resume_mod.record(run_dir, changes, run.state.step, ckpt.path)
+        say(f"[yellow]resuming at step {run.state.step} with {len(changes)} change(s) accepted by --allow-change "
+            f"(recorded in {escape(str(log))}):[/]\n" + "\n".join(f"  {escape(c.describe())}" for c in changes),
+            soft_wrap=True)
 
     t = recipe.train
     until = _until(run, max_steps)
@@ -163,29 +187,13 @@ def _until(run, max_steps: int | None) -> int:
 
 
 def resume_command(run_dir: Path, checkpoint: str | Path) -> str:
-    """The command that continues a run from ``checkpoint`` (with the run's resolved recipe)."""
+    """The command that continues a run from ``checkpoint`` with the recipe it was trained with (its metadata):
+    ``--resume RUN_DIR`` for the run's last checkpoint, ``--resume CHECKPOINT`` for another one."""
     import shlex
-    return (f"gancompose run {shlex.quote(str(Path(run_dir) / 'recipe.toml'))} "
-            f"--resume {shlex.quote(str(checkpoint))}")
-
-
-def _check_same_networks(recipe, ckpt: Checkpoint) -> None:
-    theirs = _comparable_networks(ckpt.recipe)
-    ours = _comparable_networks(json.loads(json.dumps(recipe.model_dump(mode="json"))))
-    if theirs != ours:
-        raise CheckpointError(f"{ckpt.path} was written by a recipe with other networks; --resume continues the "
-                              "same run", hint="to start a new run from these weights, give the networks "
-                                               "init_from = { path = \"...\" } (see docs/recipes.md)")
-
-
-def _comparable_networks(raw: dict) -> dict:
-    """The [networks] tables with the current defaults filled in (a checkpoint written before a key existed
-    still resumes) and without ``init_from`` (a resumed run does not read it)."""
-    try:
-        nets = validate_recipe(raw).model_dump(mode="json")["networks"]
-    except GancomposeError:
-        nets = raw.get("networks") or {}
-    return {name: {k: v for k, v in spec.items() if k != "init_from"} for name, spec in nets.items()}
+    checkpoint = Path(checkpoint)
+    if checkpoint.name == "last.safetensors" and checkpoint.parent == Path(run_dir) / "checkpoints":
+        return f"gancompose run --resume {shlex.quote(str(run_dir))}"
+    return f"gancompose run --resume {shlex.quote(str(checkpoint))}"
 
 
 def load_for_sampling(path: str | Path, *, device: str = "cpu", registry: Registry | None = None) -> Run:
