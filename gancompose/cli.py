@@ -90,7 +90,17 @@ def _inspect(recipe: str, overrides: tuple[str, ...]):
     """Load and build a recipe on the CPU without a data stream: what validate and explain look at."""
     import torch
     from gancompose.builder import build_run
-    return build_run(_load(recipe, overrides), with_data=False, device=torch.device("cpu"))
+    return build_run(_load(recipe, overrides), with_data=False, device=torch.device("cpu"), stand_in=True)
+
+
+def _say_if_data_missing(run_) -> None:
+    """One line when the networks were built on the data's declared shape because its files are not there yet."""
+    from gancompose.data import DataStandIn
+    if isinstance(run_.dataset, DataStandIn):
+        missing = run_.dataset.missing
+        err_console.print(f"[yellow]data not there yet[/] (built on the shape its parameters declare): "
+                          f"{escape(missing.message)}" + (f"; {escape(missing.hint)}" if missing.hint else ""),
+                          soft_wrap=True)
 
 
 @cli.command()
@@ -101,6 +111,7 @@ def validate(recipe, overrides):
     run_ = _inspect(recipe, overrides)
     nets = ", ".join(f"{n} ({rep.params:,} params)" for n, rep in run_.reports.items())
     out_console.print(f"[green]ok[/]: {escape(recipe)}: {nets}", soft_wrap=True)
+    _say_if_data_missing(run_)
     if run_.init_reports:  # networks with init_from: what would load
         from gancompose.portable.init_from import print_reports
         print_reports(run_.init_reports, err_console)
@@ -112,7 +123,9 @@ def validate(recipe, overrides):
 def explain(recipe, overrides):
     """Show each network layer by layer (output shapes, parameters) and the training schedule."""
     from gancompose.explain import render_explanation
-    render_explanation(_inspect(recipe, overrides), out_console)
+    run_ = _inspect(recipe, overrides)
+    render_explanation(run_, out_console)
+    _say_if_data_missing(run_)
 
 
 @cli.command()

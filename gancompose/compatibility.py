@@ -22,6 +22,14 @@ MEANING = {
     "class_head": "a discriminator with a second head that classifies its input",
     "data_input": "the network a term regularizes takes data samples (input = 'data'): the term scores reals and "
                   "differentiates with respect to its input; needed from that very network",
+    "latent_input": "the network takes latent vectors (input = 'latent'), as a block that maps a latent to an image "
+                    "needs (DCGAN, SNGAN, ProGAN and StyleGAN generators): an image-to-image slot is refused",
+    "image_to_image": "a block that maps an image to an image of the same size (an image-to-image generator such "
+                      "as CycleGAN's resnet_generator), listed when a latent-only block is put in such a slot",
+    "unnormalized_weights": "a network none of whose weighted layers is spectrally normalized (spectral_norm = true, "
+                            "or a block that normalizes itself such as sngan_resnet_discriminator), as weight "
+                            "clipping needs: clamping a weight that is divided by its spectral norm constrains "
+                            "nothing; checked on the built network",
     "images": "data whose samples are images [C, H, W] (not points in the plane), as augmentations need",
     "growing": "a network that grows (`set_growth(resolution, alpha)`), as the progressive schedule needs of both "
                "networks it trains",
@@ -31,9 +39,14 @@ MEANING = {
 }
 
 
-#: capabilities a regularizer needs from the network it is attached to (its ``network``), which the recipe's
-#: network table gives rather than a component (``input = "data"``)
-OWN_NETWORK = ("data_input",)
+#: capabilities that come from the recipe's network table rather than a component (``input = "data"`` or
+#: ``"latent"``): a regularizer needs them from the network it is attached to (its ``network``), a block from
+#: the network it builds
+OWN_NETWORK = ("data_input", "latent_input")
+
+#: capabilities read off the built network (a block may normalize its layers whatever the recipe says), checked
+#: after the networks are built, still before anything trains (gancompose/recipe/checks.py ``check_built``)
+BUILT_NETWORK = ("unnormalized_weights",)
 
 #: kinds whose requirements come from components of another kind: a conditioner's from the block of the
 #: network it conditions, a schedule's from the blocks of the networks it trains

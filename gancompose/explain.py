@@ -4,6 +4,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from gancompose.data import DataStandIn
+
 
 def _shape(s) -> str:
     return "(" + ", ".join(str(d) for d in s) + ")"
@@ -16,12 +18,13 @@ def render_explanation(run, console: Console) -> None:
         spec = r.networks[name]
         table = Table(title=f"network {name!r}: {spec.type}, input {spec.input} {_shape(rep.in_shape)}",
                       title_justify="left")
-        for col, just in (("layer", "left"), ("type", "left"), ("output shape", "left"), ("params", "right")):
+        for col, just in (("layer", "left"), ("type", "left"), ("output shape", "left"), ("params", "right"),
+                          ("spectral norm", "left")):
             table.add_column(col, justify=just)
         for row in rep.rows:
-            table.add_row(row.path, row.kind, _shape(row.out_shape), f"{row.params:,}")
+            table.add_row(row.path, row.kind, _shape(row.out_shape), f"{row.params:,}", row.spectral_norm)
         table.add_section()
-        table.add_row("total", "", _shape(rep.out_shape), f"[bold]{rep.params:,}[/]")
+        table.add_row("total", "", _shape(rep.out_shape), f"[bold]{rep.params:,}[/]", "")
         console.print(table)
 
     t = r.train
@@ -46,14 +49,21 @@ def render_explanation(run, console: Console) -> None:
         opt.add_row(name, spec.type, settings, lr)
     console.print(opt)
     ds = run.dataset
-    console.print(f"data: {r.data.type}, {len(ds):,} samples of shape {_shape(ds.sample_shape)}"
-                  + (f", {ds.num_classes} classes" if getattr(ds, "num_classes", None) else ""))
+    missing = isinstance(ds, DataStandIn)
+    count = ("an unknown number of" if missing and not ds.size else f"{len(ds):,}")
+    console.print(f"data: {r.data.type}, {count} samples of shape {_shape(ds.sample_shape)}"
+                  + (f", {ds.num_classes} classes" if getattr(ds, "num_classes", None) else "")
+                  + (" (declared by its parameters; not on disk yet)" if missing else ""))
     console.print(f"loss: {r.loss.type}; latent: {r.latent.dim} ({r.latent.distribution})")
-    steps = run.total_steps
-    epochs = f" ({t.epochs} epochs of {run.steps_per_epoch:,} batches)" if t.epochs else ""
-    console.print(f"train: {steps:,} steps{epochs} x batch {t.batch_size} = {steps * t.batch_size:,} real images per "
-                  f"discriminator phase; samples every {t.sample_every}, checkpoints every {t.checkpoint_every}"
-                  + (f"; EMA of {t.ema.network} (decay {t.ema.decay})" if t.ema else ""))
+    tail = (f"; samples every {t.sample_every}, checkpoints every {t.checkpoint_every}"
+            + (f"; EMA of {t.ema.network} (decay {t.ema.decay})" if t.ema else ""))
+    if t.epochs and missing and not ds.size:
+        console.print(f"train: {t.epochs} epochs x batch {t.batch_size} (steps known once the data is there){tail}")
+    else:
+        steps = run.total_steps
+        epochs = f" ({t.epochs} epochs of {run.steps_per_epoch:,} batches)" if t.epochs else ""
+        console.print(f"train: {steps:,} steps{epochs} x batch {t.batch_size} = {steps * t.batch_size:,} real images "
+                      f"per discriminator phase{tail}")
     auto_note = ("; on CUDA 'auto' means bf16 autocast + TF32, channels_last, fused optimizers "
                  "(docs/performance.md)") if run.device.type != "cuda" and r.performance.precision == "auto" else ""
     console.print(f"performance ({run.device}): {run.performance.describe().partition(': ')[2]}{auto_note}")

@@ -62,10 +62,24 @@ def register_losses(register):
 def register_regularizers(register):
     """Register regularizers: extra terms in ``[[regularizers]]`` (gradient penalty, R1, ...).
 
-    ``factory(params) -> Term`` where a term is ``term(ctx) -> scalar Tensor``, applied in
-    the phase that trains ``params.network``, every ``params.every`` steps with weight
-    ``params.weight * params.every`` (lazy regularization). Parameter models should
-    subclass :class:`gancompose.engine.terms.RegularizerParams`.
+    ``factory(params) -> Term``, usually a subclass of :class:`gancompose.engine.RegularizerTerm`
+    (constructed as ``Term(params)``) with parameters subclassing :class:`gancompose.engine.RegularizerParams`
+    (``weight``, ``every``, ``network``). A term is ``term(ctx) -> scalar Tensor`` returning the **unweighted**
+    value: the loop multiplies it by ``params.weight * params.every`` on the steps divisible by ``every`` (lazy
+    regularization), adds it to the loss of the phase that trains ``params.network`` and calls ``backward()``
+    once for the phase. A term never calls ``backward()`` or steps an optimizer itself.
+
+    ``ctx`` is a :class:`gancompose.engine.context.StepContext`: ``ctx.real``, ``ctx.latent``, ``ctx.fake``
+    (the generator's output with its graph), ``ctx.labels``/``ctx.fake_labels``, ``ctx.network(name)``,
+    ``ctx.discriminate(x, labels)``, ``ctx.remember(key, make)`` and ``ctx.log(name, value)``. Images in the
+    context are **not augmented**: a network with ``augment = {...}`` augments whatever it is called on, in
+    training mode, so a term that calls the discriminator on ``ctx.real`` or ``ctx.fake`` sees augmented
+    images through it.
+
+    The term's ``name`` is its key in the logs (``discriminator/NAME`` in metrics.jsonl and on the console);
+    it defaults to the registered name, and two terms of one recipe with the same name log as ``NAME_I``
+    (``I``: their index in ``[[regularizers]]``). A constraint rather than a loss (weight clipping) implements
+    ``after_step(ctx)``, run after the phase's optimizers stepped.
     """
 
 

@@ -86,6 +86,8 @@ def test_spectral_norm_per_layer():
 def test_init_reaches_spectrally_normalized_weights():
     from gancompose.builder.networks import apply_spectral_norm
     from gancompose_core.initializers import NormalInitParams, normal
-    layer = apply_spectral_norm(torch.nn.Sequential(torch.nn.Linear(400, 400)))[0]
+    seq = torch.nn.Sequential(torch.nn.Linear(400, 400))
+    assert apply_spectral_norm(seq) == []  # nothing left unnormalized
+    layer = seq[0]
     normal(NormalInitParams(std=0.5))(torch.nn.Sequential(layer))
     assert abs(layer.parametrizations.weight.original.std().item() - 0.5) < 0.02

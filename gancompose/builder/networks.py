@@ -15,7 +15,7 @@ from torch import nn
 
 from gancompose.builder.augment import attach_augmentation
 from gancompose.errors import GancomposeError, RecipeError
-from gancompose.nn import spectral_norm
+from gancompose.nn import ScaledWeight, spectral_norm
 from gancompose.registry import Registry
 
 Shape = tuple[int, ...]
@@ -27,6 +27,16 @@ class LayerRow:
     kind: str
     out_shape: Shape
     params: int
+    #: the row's module: whether its weighted layers are spectrally normalized (read when explained)
+    module: nn.Module | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def spectral_norm(self) -> str:
+        """'yes' (every weighted layer in the row normalized), 'no', 'partly', or '' (no weighted layer)."""
+        if self.module is None:
+            return ""
+        flags = [is_normalized(m) for _, m in weighted_layers(self.module)]
+        return "" if not flags else "yes" if all(flags) else "partly" if any(flags) else "no"
 
 
 @dataclass
@@ -117,6 +127,7 @@ def build_network(name: str, spec, in_shape: Shape, registry: Registry,
     """Build a network from its recipe table. With ``condition``, the network is built for the input
     shape the conditioner asks for and wrapped to take ``(x, labels)``."""
     key = ["networks", name]
+    check_class_count(spec, num_classes, key)
     conditioner = None
     if spec.condition is not None:
         ckey = [*key, "condition"]
@@ -138,7 +149,9 @@ def build_network(name: str, spec, in_shape: Shape, registry: Registry,
         init = registry.get("initializer", spec.init.type).factory(spec.init)
         init(net)
     if spec.spectral_norm:
-        apply_spectral_norm(net)
+        skipped = apply_spectral_norm(net)
+        if skipped:
+            raise _refuse_partial_spectral_norm(name, spec, net, skipped, key)
     if conditioner is not None:
         try:
             net = conditioner.wrap(net, in_shape)
@@ -160,6 +173,21 @@ def build_network(name: str, spec, in_shape: Shape, registry: Registry,
     return net, report
 
 
+def check_class_count(spec, num_classes: int | None, key: list) -> None:
+    """A block's own ``num_classes`` parameter (0: unconditional) must equal the data's class count."""
+    if "num_classes" not in type(spec).model_fields or spec.type == "sequential":
+        return
+    own = spec.num_classes
+    if not own or own == num_classes:
+        return
+    if num_classes is None:
+        raise RecipeError(f"{spec.type!r} is built for {own} classes, but the data has no labels",
+                          key=[*key, "num_classes"],
+                          hint="set num_classes = 0 (unconditional), or use a labelled dataset")
+    raise RecipeError(f"expected {num_classes} (the data has {num_classes} classes), got {own}",
+                      key=[*key, "num_classes"], hint=f"set num_classes = {num_classes}, or 0 for unconditional")
+
+
 def _build_plain(name: str, spec, in_shape: Shape, registry: Registry, key: list) -> tuple[nn.Module, NetworkReport]:
     if spec.type == "sequential":
         layers, rows, shape, nbytes = [], [], tuple(in_shape), 0
@@ -174,7 +202,7 @@ def _build_plain(name: str, spec, in_shape: Shape, registry: Registry, key: list
                 raise _shape_error(f"layer {i} ({lspec.type})", shape, exc, lkey) from None
             shape = tuple(out.shape[1:])
             layers.append(layer)
-            rows.append(LayerRow(str(i), lspec.type, shape, count_params(layer)))
+            rows.append(LayerRow(str(i), lspec.type, shape, count_params(layer), layer))
         net: nn.Module = nn.Sequential(*layers)
         report = NetworkReport(name, tuple(in_shape), shape, count_params(net), rows)
     else:
@@ -185,16 +213,66 @@ def _build_plain(name: str, spec, in_shape: Shape, registry: Registry, key: list
     return net, report
 
 
-_SN_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+#: torch layers whose ``weight`` spectral normalization applies to as it is (a linear map of the input)
+_SN_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d,
+             nn.Embedding)
 
 
-def apply_spectral_norm(net: nn.Module) -> nn.Module:
-    """Spectral normalization on every conv and linear weight not already normalized. Applied after the
-    initializer, so it normalizes the initialized weights."""
-    for module in list(net.modules()):
-        if isinstance(module, _SN_TYPES) and not nn.utils.parametrize.is_parametrized(module, "weight"):
+def is_normalized(module: nn.Module) -> bool:
+    """Whether ``module.weight`` is spectrally normalized (a spectral-norm parametrization on it)."""
+    if not nn.utils.parametrize.is_parametrized(module, "weight"):
+        return False
+    return any("SpectralNorm" in type(p).__name__ for p in module.parametrizations["weight"])
+
+
+def weighted_layers(net: nn.Module) -> list[tuple[str, nn.Module]]:
+    """``(path, module)`` of every module with its own ``weight`` of two or more dimensions (a matrix or a
+    kernel: linear maps, convolutions, embeddings, modulated convolutions), parametrized or not."""
+    out = []
+    for path, module in net.named_modules():
+        if "parametrizations" in path.split("."):
+            continue
+        if nn.utils.parametrize.is_parametrized(module, "weight"):
+            weight = module.parametrizations["weight"].original
+        else:
+            weight = module._parameters.get("weight")
+        if isinstance(weight, torch.Tensor) and weight.dim() >= 2:
+            out.append((path, module))
+    return out
+
+
+def apply_spectral_norm(net: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Spectral normalization on every weighted layer of ``net`` not already normalized: torch's convolutions,
+    linear layers and embeddings as they are, :class:`gancompose.nn.ScaledWeight` layers (equalized learning
+    rate) on their effective weight. Applied after the initializer, so it normalizes the initialized weights.
+    Returns the weighted layers it could not normalize (their class declares no way to), which the builder
+    refuses: a flag that takes effect on some layers only is never accepted."""
+    skipped = []
+    for path, module in weighted_layers(net):
+        if is_normalized(module):
+            continue
+        if isinstance(module, ScaledWeight):
+            module.spectral_normalize()
+        elif isinstance(module, _SN_TYPES):
             spectral_norm(module)
-    return net
+        else:
+            skipped.append((path, module))
+    return skipped
+
+
+def _refuse_partial_spectral_norm(name: str, spec, net: nn.Module, skipped, key: list) -> RecipeError:
+    total = len(weighted_layers(net))
+    kinds = sorted({type(m).__name__ for _, m in skipped})
+    listed = ", ".join(f"{p or '(the network)'} ({type(m).__name__})" for p, m in skipped[:4])
+    more = f" and {len(skipped) - 4} more" if len(skipped) > 4 else ""
+    return RecipeError(
+        f"spectral_norm = true cannot take effect on {len(skipped)} of the {total} weighted layers of "
+        f"{spec.type!r}: {listed}{more}. {', '.join(kinds)} "
+        f"{'is' if len(kinds) == 1 else 'are'} neither a torch convolution, linear layer or embedding nor a "
+        "gancompose.nn.ScaledWeight layer, so there is no weight to normalize as declared",
+        key=[*key, "spectral_norm"],
+        hint=f"remove spectral_norm from networks.{name}, or use a block whose layers all take it "
+             "(gancompose explain shows a 'spectral norm' column per layer)")
 
 
 def _report_block(name: str, net: nn.Module, in_shape: Shape, type_name: str, key: list) -> NetworkReport:
@@ -205,7 +283,7 @@ def _report_block(name: str, net: nn.Module, in_shape: Shape, type_name: str, ke
         if path and "parametrizations" not in path.split(".") and not children:
             def hook(m, args, out, _path=path):
                 shape = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else ()
-                rows.append(LayerRow(_path, type(m).__name__, shape, count_params(m)))
+                rows.append(LayerRow(_path, type(m).__name__, shape, count_params(m), m))
             hooks.append(mod.register_forward_hook(hook))
     try:
         out = dry_forward(net, in_shape)

@@ -10,8 +10,9 @@ import torch
 from torch import nn
 
 from gancompose.builder.networks import NetworkReport, build_network, call_factory
-from gancompose.data import BatchStream
-from gancompose.errors import RecipeError
+from gancompose.data import BatchStream, DatasetParams, DataStandIn
+from gancompose.errors import DataError, RecipeError
+from gancompose.recipe.checks import check_built
 from gancompose.portable.freeze import apply_trainable, trainable_parameters
 from gancompose.performance.compile import CompiledNetworks
 from gancompose.performance.settings import apply_fused, resolve_performance, to_channels_last
@@ -205,17 +206,29 @@ def _input_shape(name: str, spec, recipe, dataset) -> tuple[int, ...]:
 
 
 def build_networks(recipe, registry: Registry, dataset) -> tuple[nn.ModuleDict, dict[str, NetworkReport]]:
+    """Every network of the recipe, built and checked by a dry forward pass. A problem in one network does not
+    hide the others': every network is tried and all problems are raised together."""
     networks, reports = nn.ModuleDict(), {}
+    problems: list[RecipeError] = []
     for name, spec in recipe.networks.items():
-        net, report = build_network(name, spec, _input_shape(name, spec, recipe, dataset), registry,
-                                    num_classes=getattr(dataset, "num_classes", None))
+        try:
+            net, report = build_network(name, spec, _input_shape(name, spec, recipe, dataset), registry,
+                                        num_classes=getattr(dataset, "num_classes", None))
+        except RecipeError as exc:
+            problems += exc.problems or [exc]
+            continue
         if spec.input == "latent" and report.out_shape != tuple(dataset.sample_shape):
-            raise RecipeError(
+            problems.append(RecipeError(
                 f"the network produces samples of shape {report.out_shape}, but the data's samples have "
                 f"shape {tuple(dataset.sample_shape)}", key=["networks", name],
-                hint="match the network's output (channels, image size) to [data]")
+                hint="match the network's output (channels, image size) to [data]"))
+            continue
         networks[name] = net
         reports[name] = report
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise RecipeError("invalid recipe", problems=problems)
     return networks, reports
 
 
@@ -224,29 +237,50 @@ def _build(kind: str, spec, registry: Registry, key: list, *args):
     return call_factory(comp, key, spec, *args)  # an exception other than a RecipeError names the plugin
 
 
-def build_dataset(recipe, registry: Registry):
-    return _build("dataset", recipe.data, registry, ["data"])
+def build_dataset(recipe, registry: Registry, *, stand_in: bool = False):
+    """The recipe's dataset. With ``stand_in``, a dataset whose files are missing but whose parameters declare its
+    shape (:meth:`gancompose.data.DatasetParams.data_shape`) is replaced by a :class:`DataStandIn` carrying the
+    error, so ``validate`` and ``explain`` work before the data is fetched."""
+    try:
+        return _build("dataset", recipe.data, registry, ["data"])
+    except DataError as exc:
+        shape = recipe.data.data_shape() if stand_in and isinstance(recipe.data, DatasetParams) else None
+        if shape is None:
+            raise
+        return DataStandIn(shape, exc)
+
+
+def _distinct_log_keys(terms: list) -> None:
+    """Terms of one recipe that share a name (two ``r1`` with other weights, two plugin terms) log as
+    ``NAME_I`` with ``I`` their index in ``[[regularizers]]``, so no two share a metrics key."""
+    names = [t.name for t in terms]
+    for i, term in enumerate(terms):
+        if names.count(term.name) > 1:
+            term.name = f"{term.name}_{i}"
 
 
 def build_run(recipe, *, registry: Registry | None = None, device: torch.device | None = None,
-              dataset=None, with_data: bool = True, init_weights: bool = True, dist=None) -> Run:
+              dataset=None, with_data: bool = True, init_weights: bool = True, dist=None,
+              stand_in: bool = False) -> Run:
     """Build everything a recipe describes. Seeds torch with ``train.seed`` first, so the initial
     weights depend on the seed alone. Errors name the recipe's file and key path.
     ``init_weights=False`` skips the networks' ``init_from`` (a resumed run restores every weight anyway).
     ``dist``: this process's place under torchrun (gancompose.performance.distributed.Distributed), whose
-    process group has started."""
+    process group has started. ``stand_in`` (with ``with_data=False``): data that is not on disk yet is replaced
+    by its declared shape (``run.dataset.missing`` says what is missing), for ``validate`` and ``explain``."""
     try:
-        return _build_run(recipe, registry, device, dataset, with_data, init_weights, dist)
+        return _build_run(recipe, registry, device, dataset, with_data, init_weights, dist, stand_in)
     except RecipeError as exc:
         raise exc.with_file(getattr(recipe, "_source", None)) from None
 
 
-def _build_run(recipe, registry, device, dataset, with_data, init_weights=True, dist=None) -> Run:
+def _build_run(recipe, registry, device, dataset, with_data, init_weights=True, dist=None, stand_in=False) -> Run:
     registry = registry or default_registry()
     torch.manual_seed(recipe.train.seed)
     device = device or resolve_device(recipe.train.device)
     perf = resolve_performance(recipe.performance, device)
-    dataset = dataset if dataset is not None else build_dataset(recipe, registry)
+    dataset = dataset if dataset is not None else build_dataset(recipe, registry,
+                                                                stand_in=stand_in and not with_data)
     networks, reports = build_networks(recipe, registry, dataset)
     networks.to(device)
     if perf.channels_last:  # before the EMA copy, which keeps the layout
@@ -272,6 +306,8 @@ def _build_run(recipe, registry, device, dataset, with_data, init_weights=True, 
     run.loss = _build("loss", recipe.loss, registry, ["loss"])
     run.regularizers = [_build("regularizer", spec, registry, ["regularizers", i])
                         for i, spec in enumerate(recipe.regularizers)]
+    _distinct_log_keys(run.regularizers)
+    check_built(recipe, registry, networks)
     apply_fused(perf, run.optimizers, requested=recipe.performance.fused_optimizers is True)
     run.schedule = _build("schedule", recipe.schedule, registry, ["schedule"], run)
     if with_data:

@@ -139,13 +139,16 @@ def _forward_backward(run, phase, terms, optimizers, step: int, shared: dict):
             compiled.start()
         try:
             values: list = []
+            keys: set = set()
             ctx = StepContext(run, step, shared, phase.reuse, trained=phase.optimizers,
                               log=lambda name, v, p=phase.name, out=values: out.append((f"{p}/{name}", v)))
             total = None
             with run.autocast():
                 for term in terms:
                     value = term(ctx) * (term.weight * term.every)
-                    values.append((f"{phase.name}/{term.name}", value))
+                    key = f"{phase.name}/{term.name}"
+                    values.append((key if key not in keys else f"{key}_{len(values)}", value))  # never merged
+                    keys.add(key)
                     total = value if total is None else total + value
                 total = ctx.touch_replicated(total)  # DDP: every parameter the phase's forwards used gets a gradient
             for opt in optimizers:

@@ -66,14 +66,23 @@ class RegularizerParams(Params):
 
 class RegularizerTerm:
     """Base for regularizer terms: takes weight, interval and network from its :class:`RegularizerParams`.
-    Subclasses implement ``__call__(ctx)``."""
-    name = "regularizer"
+
+    Constructed as ``Term(params)`` with the recipe's table validated against the component's parameter
+    model. Subclasses implement ``__call__(ctx) -> Tensor``: a scalar, **unweighted** (the loop multiplies it by
+    ``weight * every`` on the steps it fires, adds it to the phase's loss and owns ``backward()``).
+    ``name`` is the term's log key in its phase (``discriminator/NAME`` in metrics.jsonl); it defaults to the
+    component's registered name (the recipe's ``type``), so two plugin terms never share a key. Two terms of
+    one recipe with the same name log as ``NAME_I``, ``I`` being their index in ``[[regularizers]]``.
+    """
+    #: the log key; None: the registered name of the component (the ``type`` in the recipe)
+    name: str | None = None
 
     def __init__(self, params: RegularizerParams):
         self.params = params
         self.weight = params.weight
         self.every = params.every
         self.network = params.network
+        self.name = type(self).name or getattr(params, "type", None) or type(self).__name__.lower()
 
     def __call__(self, ctx) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError

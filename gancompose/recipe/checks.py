@@ -1,7 +1,7 @@
 """Checks across sections that a per-field model cannot make: names that refer to other names."""
 from __future__ import annotations
 
-from gancompose.compatibility import OWN_NETWORK
+from gancompose.compatibility import BUILT_NETWORK, OWN_NETWORK
 from gancompose.errors import RecipeError, did_you_mean
 
 NETWORK_INPUTS = ("latent", "data")
@@ -82,7 +82,7 @@ def network_provides(spec, registry) -> tuple[str, ...]:
         comp = registry.find("layer", layers[-1].type) if layers else None
     else:
         comp = registry.find("block", spec.type)
-    own = ("data_input",) if getattr(spec, "input", None) == "data" else ()
+    own = {"data": ("data_input",), "latent": ("latent_input",)}.get(getattr(spec, "input", None), ())
     return (comp.provides if comp is not None else ()) + own
 
 
@@ -98,6 +98,23 @@ def _givers(registry, caps) -> list[str]:
 def _providers(registry, missing) -> str:
     givers = _givers(registry, missing)
     return f"provided by {', '.join(givers)}" if givers else "no installed component provides it"
+
+
+def _wrong_input(name: str, spec, wrong: list[str], registry) -> RecipeError:
+    """A block put where its input cannot come from: a latent-only generator in an image-to-image slot, or an
+    image-taking block fed latents."""
+    if "latent_input" in wrong:
+        fit = [c.name for c in registry.of_kind("block") if "image_to_image" in c.provides]
+        return RecipeError(
+            f"block {spec.type!r} maps a latent vector to an image, but networks.{name} has input = {spec.input!r}: "
+            "it would treat each image as a latent vector", key=["networks", name, "type"],
+            hint=(f"blocks that map images to images: {', '.join(fit)}" if fit else "no installed block maps images "
+                  "to images") + "; or a sequential network; or input = 'latent'")
+    fit = [c.name for c in registry.of_kind("block") if "latent_input" in c.requires]
+    return RecipeError(
+        f"block {spec.type!r} takes data samples (input = 'data'), but networks.{name} has input = {spec.input!r}",
+        key=["networks", name, "input"],
+        hint="set input = 'data'" + (f", or use a block that takes latents: {', '.join(fit)}" if fit else ""))
 
 
 def scheduled_networks(recipe) -> list[str]:
@@ -134,6 +151,12 @@ def check_compatibility(recipe, registry, *, file: str | None = None) -> None:
             key=["networks", name, "condition", "type"],
             hint=_providers(registry, missing)
             + (f"; or condition {name!r} with {' or '.join(repr(n) for n in free)}" if free else "")))
+    for name, spec in recipe.networks.items():  # what a block takes comes from its own network's table
+        block = registry.find("block", spec.type) if spec.type != "sequential" else None
+        wrong = [cap for cap in (block.requires if block is not None else ()) if cap in OWN_NETWORK
+                 and cap not in network_provides(spec, registry)]
+        if wrong:
+            problems.append(_wrong_input(name, spec, wrong, registry))
     data = registry.find("dataset", recipe.data.type)
     for name, spec in recipe.networks.items():  # an augmentation's needs come from the data
         aug = getattr(spec, "augment", None)
@@ -166,7 +189,7 @@ def check_compatibility(recipe, registry, *, file: str | None = None) -> None:
                 f"to them, but {spec.network!r} takes input = {target.input!r}", key=["regularizers", i, "network"],
                 hint=did_you_mean(spec.network, [n for n, s in recipe.networks.items() if s.input == "data"])
                 or "attach it to a network with input = 'data' (the discriminator)"))
-        missing = [cap for cap in needs if cap not in have and cap not in OWN_NETWORK]
+        missing = [cap for cap in needs if cap not in have and cap not in OWN_NETWORK and cap not in BUILT_NETWORK]
         if not missing:
             continue
         problems.append(RecipeError(
@@ -177,3 +200,30 @@ def check_compatibility(recipe, registry, *, file: str | None = None) -> None:
         raise problems[0].with_file(file)
     if problems:
         raise RecipeError("invalid recipe", file=file, problems=problems)
+
+
+def check_built(recipe, registry, networks) -> None:
+    """What a term needs from the built network it regularizes (:data:`BUILT_NETWORK`): weight clipping a network
+    with a spectrally normalized layer is refused, naming the layers. Runs after the networks are built (by
+    ``validate`` too), before any step."""
+    from gancompose.builder.networks import is_normalized, weighted_layers
+    problems: list[RecipeError] = []
+    for i, spec in enumerate(recipe.regularizers):
+        comp = registry.find("regularizer", spec.type)
+        net = networks[spec.network] if getattr(spec, "network", None) in networks else None
+        if comp is None or net is None or "unnormalized_weights" not in comp.requires:
+            continue
+        normalized = [path for path, m in weighted_layers(net) if is_normalized(m)]
+        if normalized:
+            where = ("networks." + spec.network + ".spectral_norm = true" if recipe.networks[spec.network].spectral_norm
+                     else f"block {recipe.networks[spec.network].type!r} normalizes them itself")
+            problems.append(RecipeError(
+                f"{spec.type!r} on {spec.network!r} would clamp stored weights that spectral normalization divides by "
+                f"their largest singular value, so it would constrain nothing: {len(normalized)} layers of "
+                f"{spec.network!r} are spectrally normalized ({where})", key=["regularizers", i, "type"],
+                hint="use one Lipschitz constraint: remove the clipping term, or the spectral norm (or use "
+                     "gradient_penalty with spectral norm, as SNGAN-GP does)"))
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise RecipeError("invalid recipe", problems=problems)

@@ -5,6 +5,9 @@ The weight is stored as ``N(0, 1) / lr_multiplier`` and scaled at run time by
 under Adam. ``lr_multiplier`` slows a layer down (StyleGAN's mapping network uses 0.01); the bias is
 stored divided by it too. ProGAN's layers use ``gain = sqrt(2)`` (He's constant) before a leaky ReLU;
 StyleGAN2 applies that gain after the activation instead (``gain = 1`` here).
+
+Both are :class:`gancompose.nn.ScaledWeight` layers: ``spectral_norm = true`` on a network normalizes their
+effective weight ``gain * W`` (the gain becomes 1 and ``W`` is normalized).
 """
 from __future__ import annotations
 
@@ -14,8 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gancompose.nn import ScaledWeight
 
-class EqualizedLinear(nn.Module):
+
+class EqualizedLinear(ScaledWeight):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *, lr_multiplier: float = 1.0,
                  gain: float = 1.0, bias_init: float = 0.0):
         super().__init__()
@@ -33,7 +38,7 @@ class EqualizedLinear(nn.Module):
         return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}, gain={self.weight_gain:.4g}"
 
 
-class EqualizedConv2d(nn.Module):
+class EqualizedConv2d(ScaledWeight):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  padding: int | None = None, bias: bool = True, *, lr_multiplier: float = 1.0, gain: float = 1.0,
                  bias_init: float = 0.0):

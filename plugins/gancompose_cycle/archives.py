@@ -14,7 +14,7 @@ import tempfile
 import urllib.error
 import zipfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, ClassVar
 
 from pydantic import Field
 from torchvision.datasets.utils import download_url
@@ -121,6 +121,7 @@ def download(name: str, root: str | Path, mirror: str | None = None, *,
 class Monet2PhotoParams(UnpairedFoldersParams):
     """Parameters of the ``monet2photo`` dataset (the official CycleGAN set: 1072 Monet paintings and 6287
     photos for training, 121 and 751 for testing)."""
+    published_sizes: ClassVar[dict[str, tuple[int, int]]] = {"train": (1072, 6287), "test": (121, 751)}
     root: str = Field("data/monet2photo", description="the unpacked set (gancompose data download monet2photo "
                                                       "--root data puts it in data/monet2photo)")
 

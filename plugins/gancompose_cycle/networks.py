@@ -108,5 +108,8 @@ def patchgan_discriminator(p: PatchGANParams, in_shape: tuple[int, ...]) -> nn.M
     return PatchGANDiscriminator(c, p.ndf, p.n_layers, p.norm)
 
 
+resnet_generator.requires = ("data_input",)  # an image in
+resnet_generator.provides = ("image_to_image",)  # an image of the same size out
+
 BLOCKS = [("resnet_generator", resnet_generator, ResnetGeneratorParams),
           ("patchgan_discriminator", patchgan_discriminator, PatchGANParams)]

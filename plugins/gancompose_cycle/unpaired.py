@@ -8,13 +8,13 @@ draws from ``(seed, epoch)`` (``seeded_items``), so a resumed run sees exactly t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import ClassVar, Literal, Sequence
 
 import torch
 from pydantic import Field, PositiveInt
 from torch.utils.data import Dataset
 
-from gancompose import Params
+from gancompose.data import DataShape, DatasetParams
 from gancompose.data.images import load_image, random_crop, random_hflip, scan_images, to_unit_range
 from gancompose.errors import DataError
 
@@ -60,7 +60,7 @@ class UnpairedTensors(Dataset):
 
 
 # ------------------------------------------------------------------------------- folders
-class UnpairedFoldersParams(Params):
+class UnpairedFoldersParams(DatasetParams):
     """Parameters of the ``unpaired_folders`` dataset (CycleGAN's layout: ROOT/trainA, ROOT/trainB, ...)."""
     root: str = Field(description="folder holding trainA/ and trainB/ (and testA/, testB/)")
     split: Literal["train", "test"] = Field("train", description="which pair of folders: trainA/trainB or testA/testB")
@@ -73,6 +73,13 @@ class UnpairedFoldersParams(Params):
     hflip: bool = Field(True, description="flip each image horizontally with probability 0.5 (off: --no_flip)")
     serial: bool = Field(False, description="pair B image i % len(B) with A image i instead of a random one "
                                             "(--serial_batches)")
+
+    #: images per domain of each split, when the set is a published one (None: any folders)
+    published_sizes: ClassVar[dict[str, tuple[int, int]] | None] = None
+
+    def data_shape(self) -> DataShape:
+        sizes = (self.published_sizes or {}).get(self.split)
+        return DataShape((3, self.image_size, self.image_size), None, max(sizes) if sizes else None, DOMAINS)
 
 
 class UnpairedFolders(Dataset):

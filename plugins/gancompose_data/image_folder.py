@@ -9,14 +9,14 @@ from pydantic import Field
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
-from gancompose import Params
+from gancompose.data import DataShape, DatasetParams
 from gancompose.data.images import (IMAGE_EXTENSIONS, load_image, random_crop, random_hflip, scan_images,
                                     to_unit_range)
 from gancompose.errors import DataError
 
 
 
-class ImageFolderParams(Params):
+class ImageFolderParams(DatasetParams):
     """Parameters of the ``image_folder`` dataset."""
 
     root: str = Field(description="folder of images (.jpg .jpeg .png .bmp .webp), searched recursively")
@@ -33,6 +33,11 @@ class ImageFolderParams(Params):
     labels: Literal["none", "subfolders"] = Field(
         "none", description="'subfolders': one class per immediate subfolder of root (sorted by name; "
                             "images directly in root are then ignored); 'none': unlabelled")
+
+    def data_shape(self) -> DataShape | None:
+        if self.labels == "subfolders":
+            return None  # the class count is the number of subfolders: known once they are there
+        return DataShape((self.channels, self.image_size, self.image_size))
 
 
 class ImageFolderDataset(Dataset):

@@ -12,13 +12,13 @@ import torch.nn.functional as F
 import torchvision
 from pydantic import Field
 
-from gancompose import Params
+from gancompose.data import DataShape, DatasetParams
 from gancompose.errors import DataError
 from gancompose_data import download as _dl
 from gancompose_data._base import InMemoryImages
 
 
-class MNISTParams(Params):
+class MNISTParams(DatasetParams):
     """Parameters of the ``mnist`` dataset."""
 
     root: str = Field("data", description="folder holding MNIST/raw/ (fetch it with: gancompose data download "
@@ -26,14 +26,20 @@ class MNISTParams(Params):
     train: bool = Field(True, description="the 60000 training images (false: the 10000 test images)")
     image_size: int = Field(28, ge=8, le=512, description="resize the 28x28 digits to this size")
 
+    def data_shape(self) -> DataShape:
+        return DataShape((1, self.image_size, self.image_size), 10, 60000 if self.train else 10000)
 
-class CIFAR10Params(Params):
+
+class CIFAR10Params(DatasetParams):
     """Parameters of the ``cifar10`` dataset."""
 
     root: str = Field("data", description="folder holding cifar-10-batches-py/ (fetch it with: gancompose data "
                                           "download cifar10 --root ROOT)")
     train: bool = Field(True, description="the 50000 training images (false: the 10000 test images)")
     image_size: int = Field(32, ge=8, le=512, description="resize the 32x32 images to this size")
+
+    def data_shape(self) -> DataShape:
+        return DataShape((3, self.image_size, self.image_size), 10, 50000 if self.train else 10000)
 
 
 def _resize(images: torch.Tensor, size: int) -> torch.Tensor:

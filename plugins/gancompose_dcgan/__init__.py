@@ -6,6 +6,6 @@ from gancompose_dcgan.blocks import DiscriminatorParams, GeneratorParams, discri
 
 @hookimpl
 def register_blocks(register):
-    register("dcgan_generator", generator, GeneratorParams)
+    register("dcgan_generator", generator, GeneratorParams, requires=("latent_input",))
     register("dcgan_discriminator", discriminator, DiscriminatorParams, 
              provides=("feature_head",))  # features() and a linear head: projection, auxiliary classifier

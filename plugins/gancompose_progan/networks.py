@@ -283,6 +283,7 @@ def discriminator(p: DiscriminatorParams, in_shape: tuple[int, ...]) -> nn.Modul
 
 
 generator.provides = ("growing",)  # set_growth(resolution, alpha): the progressive schedule
+generator.requires = ("latent_input",)  # a latent vector in, an image out
 discriminator.provides = ("growing", "feature_head")  # and features() + a linear head: projection, aux classifier
 
 

@@ -6,6 +6,6 @@ from gancompose_sngan.blocks import DiscriminatorParams, GeneratorParams, discri
 
 @hookimpl
 def register_blocks(register):
-    register("sngan_resnet_generator", generator, GeneratorParams)
+    register("sngan_resnet_generator", generator, GeneratorParams, requires=("latent_input",))
     register("sngan_resnet_discriminator", discriminator, DiscriminatorParams,
              provides=("feature_head",))  # features() and a linear head: projection, auxiliary classifier

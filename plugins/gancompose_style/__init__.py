@@ -18,9 +18,9 @@ from gancompose_style.terms import PathLength, PathLengthParams
 
 @hookimpl
 def register_blocks(register):
-    register("stylegan2_generator", stylegan2_generator, StyleGAN2GeneratorParams)
+    register("stylegan2_generator", stylegan2_generator, StyleGAN2GeneratorParams, requires=("latent_input",))
     register("stylegan2_discriminator", stylegan2_discriminator, StyleGAN2DiscriminatorParams)
-    register("stylegan_generator", stylegan_generator, StyleGANGeneratorParams)
+    register("stylegan_generator", stylegan_generator, StyleGANGeneratorParams, requires=("latent_input",))
 
 
 @hookimpl

@@ -14,6 +14,7 @@ import math
 import torch
 from torch import nn
 
+from gancompose.nn import ScaledWeight
 from gancompose_core.equalized import EqualizedLinear
 from gancompose_style.ops import conv2d_resample, lrelu, make_filter
 
@@ -90,7 +91,7 @@ class ToRGBLayer(nn.Module):
         return x + self.bias.reshape(1, -1, 1, 1)
 
 
-class Conv2dLayer(nn.Module):
+class Conv2dLayer(ScaledWeight):
     """Equalized-LR convolution (optionally 2x up/down through the low-pass filter), bias, optional leaky ReLU
     with its sqrt(2) gain (StyleGAN2-ADA's ``Conv2dLayer``): the discriminator's layers and the resnet skips."""
 

@@ -72,6 +72,10 @@ class WeightClipping(RegularizerTerm):
     (running statistics are buffers and are left alone).
     """
     name = "weight_clipping"
+    #: clamping the stored weight of a spectrally normalized layer constrains nothing (the layer divides it by its
+    #: largest singular value), and clamping the normalized weight would be a second, unrelated constraint: a
+    #: critic with spectral norm on any layer is refused while building (gancompose/recipe/checks.py)
+    requires = ("unnormalized_weights",)
 
     def __init__(self, params: WeightClippingParams):
         super().__init__(params)
