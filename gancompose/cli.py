@@ -31,6 +31,8 @@ def _registry():
     reg = default_registry()
     for f in reg.failures:
         err_console.print(f"[yellow]warning:[/] plugin {f.plugin!r} failed ({f.stage}): {escape(f.error)}")
+    for line in reg.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(line)}", soft_wrap=True)
     return reg
 
 

@@ -21,7 +21,8 @@ the validator refuses any other recipe, naming both sides (gancompose/recipe/che
 Built-in components are registered through these same hooks and the same entry-point group, so a
 third-party package is indistinguishable from a built-in one. A plugin that fails to import, or whose
 hook raises, is reported by name and the others still load. Two plugins registering the same
-``kind/name`` is an error that names both.
+``kind/name`` both load, each under its qualified name ``plugin:name`` (``type = "mine:hinge"``), with a
+warning naming both; a recipe that uses the bare name is refused, naming both plugins and the qualified names.
 """
 from __future__ import annotations
 

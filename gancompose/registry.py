@@ -3,6 +3,7 @@ from each other, collected into one table of ``kind/name -> Component``.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.metadata
 import inspect
@@ -12,7 +13,7 @@ from typing import Any, Callable
 import pluggy
 
 from gancompose import hookspecs
-from gancompose.errors import PluginError, RecipeError, did_you_mean
+from gancompose.errors import RecipeError, did_you_mean
 from gancompose.params import NoParams, Params
 
 ENTRY_POINT_GROUP = "gancompose"
@@ -70,12 +71,28 @@ class Registry:
     components: dict[tuple[str, str], Component] = field(default_factory=dict)
     plugins: list[str] = field(default_factory=list)
     failures: list[PluginFailure] = field(default_factory=list)
+    #: (kind, name) registered by several plugins -> those plugins. Each copy stays usable under its qualified
+    #: name ``plugin:name``; the bare name is refused in a recipe, naming both (:meth:`clash_error`)
+    clashes: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    #: one line per conflict that loading worked around (clashing names, entry points named alike)
+    warnings: list[str] = field(default_factory=list)
 
     def get(self, kind: str, name: str) -> Component:
         try:
             return self.components[(kind, name)]
         except KeyError:
+            if (kind, name) in self.clashes:
+                raise self.clash_error(kind, name) from None
             raise RecipeError(f"unknown {kind} {name!r}", hint=did_you_mean(name, self.names(kind))) from None
+
+    def clash_error(self, kind: str, name: str) -> RecipeError:
+        """The error for a recipe that names a component several plugins register."""
+        plugins = self.clashes[(kind, name)]
+        return RecipeError(f"{kind} {name!r} is registered by {len(plugins)} plugins: "
+                           f"{', '.join(repr(p) for p in plugins)}; the name alone does not say which",
+                           hint="pick one with its qualified name: "
+                                + " or ".join(f'type = "{p}:{name}"' for p in plugins)
+                                + "; or uninstall one of the plugins")
 
     def find(self, kind: str, name: str) -> Component | None:
         """The component, or None (no error) when it is not registered."""
@@ -94,10 +111,17 @@ class Registry:
             doc: str | None, plugin: str, requires: tuple[str, ...] | None = None,
             provides: tuple[str, ...] | None = None) -> None:
         key = (kind, name)
-        if key in self.components:
-            other = self.components[key].plugin
-            raise PluginError(f"{kind} {name!r} is registered twice: by plugin {other!r} and by plugin {plugin!r}",
-                              hint="uninstall one of them, or rename the component in one plugin")
+        if key in self.components or key in self.clashes:  # both stay, each under its plugin's qualified name
+            if key in self.components:
+                first = self.components.pop(key)
+                self.components[(kind, f"{first.plugin}:{name}")] = dataclasses.replace(
+                    first, name=f"{first.plugin}:{name}")
+                self.clashes[key] = [first.plugin]
+            self.clashes[key].append(plugin)
+            self.warnings.append(f"{kind} {name!r} is registered by plugins {', '.join(map(repr, self.clashes[key]))}: "
+                                 f"a recipe picks one with type = \"PLUGIN:{name}\" (e.g. \"{plugin}:{name}\")")
+            name = f"{plugin}:{name}"
+            key = (kind, name)
         if doc is None:
             doc = (inspect.getdoc(factory) or "").strip().splitlines()[0:1]
             doc = doc[0] if doc else ""
@@ -121,20 +145,26 @@ def _make_manager() -> pluggy.PluginManager:
     return pm
 
 
-def _entry_points() -> list[importlib.metadata.EntryPoint]:
-    """The group's entry points, each name once. The same name pointing at another module is an error:
-    one package must not silently replace another's plugin (a built-in one included)."""
+def _entry_points(warnings: list[str] | None = None) -> list[tuple[str, importlib.metadata.EntryPoint]]:
+    """``(plugin name, entry point)`` of the group, each entry point once. Two packages using the same entry-point
+    name both load, neither silently replacing the other (a built-in one included): the later is named
+    ``NAME@DISTRIBUTION`` and a line saying so goes to ``warnings``."""
     eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
     by_name: dict[str, importlib.metadata.EntryPoint] = {}
-    for ep in sorted(eps, key=lambda e: e.name):
+    out: list[tuple[str, importlib.metadata.EntryPoint]] = []
+    for ep in sorted(eps, key=lambda e: (e.name, _dist(e) != "'gancompose'", _dist(e))):
         first = by_name.get(ep.name)
         if first is None:
             by_name[ep.name] = ep
+            out.append((ep.name, ep))
         elif first.value != ep.value:  # the same distribution found twice on the path is harmless
-            raise PluginError(
-                f"two packages register a gancompose plugin named {ep.name!r}: {_dist(first)} ({first.value}) and "
-                f"{_dist(ep)} ({ep.value})", hint="uninstall one of them, or rename the entry point in one package")
-    return list(by_name.values())
+            alias = f"{ep.name}@{_dist(ep).strip(chr(39))}"
+            if warnings is not None:
+                warnings.append(f"two packages register a gancompose plugin named {ep.name!r}: {_dist(first)} "
+                                f"({first.value}) and {_dist(ep)} ({ep.value}); the second is loaded as {alias!r} "
+                                "(rename the entry point in one package)")
+            out.append((alias, ep))
+    return out
 
 
 def _dist(ep: importlib.metadata.EntryPoint) -> str:
@@ -149,11 +179,11 @@ def build_registry(extra_plugins: dict[str, object] | None = None, *, entry_poin
     pm = _make_manager()
     reg = Registry()
     if entry_points:
-        for ep in _entry_points():
+        for name, ep in _entry_points(reg.warnings):
             try:
-                pm.register(ep.load(), name=ep.name)
+                pm.register(ep.load(), name=name)
             except Exception as exc:  # a broken plugin must not take the others down
-                reg.failures.append(PluginFailure(ep.name, "import", f"{type(exc).__name__}: {exc}"))
+                reg.failures.append(PluginFailure(name, "import", f"{type(exc).__name__}: {exc}"))
     for name, plugin in (extra_plugins or {}).items():
         pm.register(plugin, name=name)
     reg.plugins = [pm.get_name(p) for p in pm.get_plugins()]

@@ -22,7 +22,8 @@ from pydantic import BaseModel, Field
 import gancompose
 from gancompose import Params, hookimpl, hookspecs
 from gancompose.cli import cli
-from gancompose.errors import PluginError
+from gancompose.errors import RecipeError
+from conftest import ROOT
 from gancompose.params import NoParams
 from gancompose.recipe import load_raw, load_recipe, recipe_model, validate_recipe
 from gancompose.registry import HOOK_KINDS, KINDS, build_registry, default_registry
@@ -328,12 +329,17 @@ class _Registers:
         setattr(self, kind_hook, hookimpl(hook))
 
 
-def test_two_plugins_same_component_is_an_error_naming_both():
+def test_two_plugins_same_component_keep_both_under_qualified_names_and_warn():
     a, b = _Registers("register_losses", "dup_loss"), _Registers("register_losses", "dup_loss")
-    with pytest.raises(PluginError) as info:
-        build_registry(extra_plugins={"alpha_plugin": a, "beta_plugin": b}, entry_points=False)
+    reg = build_registry(extra_plugins={"alpha_plugin": a, "beta_plugin": b}, entry_points=False)
+    assert reg.clashes == {("loss", "dup_loss"): ["alpha_plugin", "beta_plugin"]}
+    assert reg.get("loss", "alpha_plugin:dup_loss").plugin == "alpha_plugin"
+    assert reg.get("loss", "beta_plugin:dup_loss").plugin == "beta_plugin"
+    assert len(reg.warnings) == 1 and "alpha_plugin" in reg.warnings[0] and "beta_plugin" in reg.warnings[0]
+    with pytest.raises(RecipeError) as info:  # the bare name says neither: refused naming both and the way out
+        reg.get("loss", "dup_loss")
     msg = str(info.value)
-    assert "alpha_plugin" in msg and "beta_plugin" in msg and "dup_loss" in msg and "loss" in msg
+    assert "alpha_plugin" in msg and "beta_plugin" in msg and 'type = "beta_plugin:dup_loss"' in msg
 
 
 def test_same_name_different_kinds_is_fine():
@@ -343,19 +349,29 @@ def test_same_name_different_kinds_is_fine():
     assert reg.get("layer", "shared").plugin == "beta_plugin"
 
 
-def test_clash_with_a_builtin_is_a_clean_cli_error(make_dist):
+def test_clash_with_a_builtin_warns_and_every_command_still_works(make_dist, tmp_path):
+    """Two plugins registering hinge used to stop every command (exit 2), list-components included."""
     make_dist("gc-clash", {"gc_clash": """
         from gancompose import hookimpl
+        from gancompose_wasserstein.losses import HingeLoss, HingeParams
 
         @hookimpl
         def register_losses(register):
-            register("bce", lambda p: None)
+            register("hinge", HingeLoss, HingeParams)
     """}, {"clash": "gc_clash"})
-    res = invoke("list-components")
-    assert res.exit_code == 2, res.output
-    assert "Traceback" not in res.output
+    res = invoke("list-components", "--kind", "loss")
+    assert res.exit_code == 0, res.output
+    assert "wasserstein:hinge" in res.output and "clash:hinge" in res.output
+    assert "warning" in res.output and "'clash'" in res.output and "'wasserstein'" in res.output
+    res = invoke("validate", str(ROOT / "recipes" / "dcgan_shapes.toml"))  # does not use hinge: unaffected
+    assert res.exit_code == 0, res.output
+    recipe = ROOT / "recipes" / "sngan_shapes.toml"  # hinge loss: the bare name is refused, naming both
+    res = invoke("validate", str(recipe))
+    assert res.exit_code == 2 and "Traceback" not in res.output
     msg = one_line(res.output)
-    assert "'core'" in msg and "'clash'" in msg and "'bce'" in msg
+    assert "loss.type" in msg and "'wasserstein'" in msg and "'clash'" in msg and 'type = "clash:hinge"' in msg
+    res = invoke("validate", str(recipe), "--set", "loss.type='clash:hinge'", "--set", "train.batch_size=4")
+    assert res.exit_code == 0, res.output
 
 
 def test_entry_point_name_clash_is_not_silent(make_dist):
@@ -366,9 +382,9 @@ def test_entry_point_name_clash_is_not_silent(make_dist):
         def register_losses(register):
             register("fake_core_loss", lambda p: None)
     """}, {"core": "gc_fake_core"})
-    with pytest.raises(PluginError) as exc:  # an error naming both packages, not a silent replacement
-        build_registry()
-    assert "gc-fake-core" in str(exc.value) and "'gancompose'" in str(exc.value)
+    reg = build_registry()  # both load: the built-in core keeps its name, the other is named after its package
+    assert reg.find("loss", "bce") is not None and reg.find("loss", "fake_core_loss") is not None
+    assert any("gc-fake-core" in w and "'gancompose'" in w for w in reg.warnings)
 
 
 # ------------------------------------------------------------------------ a third-party package

@@ -253,6 +253,9 @@ def errors_from_validation(exc: ValidationError, model: type[BaseModel], raw: di
         if etype == "union_tag_invalid":
             kind = kindtag.kind if kindtag else "component"
             tag = err.get("ctx", {}).get("tag")
+            if (kind, tag) in registry.clashes:  # several plugins register it: say which, and how to pick one
+                problems.append(registry.clash_error(kind, tag).under([*path, "type"]))
+                continue
             names = registry.names(kind) + (["sequential"] if kind == "block" else [])
             if missing is None:
                 from gancompose.recipe.checks import missing_packages
