@@ -148,10 +148,44 @@ def run_tensors(run, stream_state: tuple[int, int]) -> tuple[dict[str, torch.Ten
     return tensors, metadata
 
 
+class NonFiniteStateError(CheckpointError):
+    """A checkpoint would hold NaN or Inf values: it is not written."""
+
+
+def nonfinite(tensors: dict[str, torch.Tensor]) -> list[str]:
+    """The names of the floating-point tensors holding a NaN or an Inf: one fused max-abs
+    (``_foreach_norm(inf)``, which cannot overflow) per device and dtype, one host sync for all of them."""
+    buckets: dict[tuple, list[tuple[str, torch.Tensor]]] = {}
+    for name, t in tensors.items():
+        if t.is_floating_point() and t.numel():
+            buckets.setdefault((t.device, t.dtype), []).append((name, t.detach()))
+    if not buckets:
+        return []
+    names, flags = [], []
+    for items in buckets.values():
+        names += [n for n, _ in items]
+        norms = torch._foreach_norm([t for _, t in items], float("inf"))
+        flags.append(torch.isfinite(torch.stack(norms)).to("cpu"))
+    ok = torch.cat(flags).tolist()
+    return [n for n, good in zip(names, ok) if not good]
+
+
+def describe_nonfinite(names: list[str], limit: int = 6) -> str:
+    """``networks.generator.0.weight, optimizers.generator.0.exp_avg_sq, ... (12 tensors)``."""
+    text = ", ".join(names[:limit])
+    return text + (f", ... ({len(names)} tensors)" if len(names) > limit else "")
+
+
 def save_checkpoint(run, path: str | Path) -> Path:
-    """Write everything needed to resume ``run`` exactly, atomically."""
+    """Write everything needed to resume ``run`` exactly, atomically. Refuses (NonFiniteStateError, nothing
+    written) when a tensor it would write holds a NaN or an Inf: a checkpoint is always a good one."""
     stream_state = run.stream.state() if run.stream is not None else (0, 0)
     tensors, metadata = run_tensors(run, stream_state)
+    bad = nonfinite(tensors)
+    if bad:
+        raise NonFiniteStateError(f"not writing the checkpoint {path}: non-finite values (NaN/Inf) in "
+                                  f"{describe_nonfinite(bad)}",
+                                  hint="lower the learning rate, or set train.on_nan = 'rollback'")
     return atomic_save(tensors, path, metadata)
 
 

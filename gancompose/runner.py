@@ -178,7 +178,7 @@ def _run(recipe, resume, max_steps, quiet, device, progress, console, writer_cla
             f"{run.fault.describe()}; stopped (train.on_nan = {t.on_nan!r}). "
             + (f"The last good checkpoint is {last}: {resume_command(run_dir, last)}" if last else
                "No checkpoint was written before it."),
-            hint="lower the learning rate, or set train.on_nan = 'rollback' or 'skip'")
+            hint="lower the learning rate" + (", or set train.on_nan = 'rollback'" if t.on_nan != "rollback" else ""))
     return RunResult(run, run_dir, checkpoints.last, run.state.step < until)
 
 

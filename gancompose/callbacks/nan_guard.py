@@ -1,11 +1,14 @@
-"""Numerical faults: a non-finite (NaN/Inf) loss or weight stops the run, or rolls it back (``train.on_nan``).
+"""Numerical faults: a non-finite (NaN/Inf) loss or state stops the run, or rolls it back (``train.on_nan``).
 
 Detection costs no host sync per step: the loop keeps, on the device, the first step whose total loss was
-not finite (``StepLogs.watch``); this guard reads it every ``train.log_every`` steps, and before every
-checkpoint and at the end it also checks that every weight is finite (a non-finite gradient with a finite
-loss shows up there, or as a non-finite loss one step later). So no checkpoint with a non-finite loss
-or weight is ever written: the last checkpoint is always a good one. ``on_nan = "skip"`` is decided in
-the loop itself, before each optimizer step (one host sync per step).
+not finite or larger than ``train.max_loss`` (``StepLogs.watch``); this guard reads it every ``train.log_every``
+steps, and before every checkpoint and at the end it also checks that every tensor a checkpoint would hold is
+finite: weights, buffers, EMA copies, optimizer states (Adam's ``exp_avg_sq`` overflows to Inf under huge finite
+gradients while the weights and losses stay finite), the schedule's state. One fused max-abs per device and dtype,
+one host sync. So no checkpoint with a non-finite loss or tensor is ever written (``save_checkpoint`` refuses
+one too): the last checkpoint is always a good one. ``on_nan = "skip"`` is decided in the loop itself, before each
+optimizer step (one host sync per step); a non-finite state found before a checkpoint cannot be skipped (the
+step that made it is done), so under ``skip`` it stops the run as ``stop`` does.
 """
 from __future__ import annotations
 
@@ -15,7 +18,12 @@ from typing import Callable, Iterable
 
 import torch
 
+from gancompose.checkpoint import describe_nonfinite, nonfinite
 from gancompose.errors import GancomposeError
+
+
+#: with on_nan = "skip": this many optimizer steps of one phase dropped in a row is a diverged run, stopped
+SKIP_LIMIT = 20
 
 
 class NonFiniteError(GancomposeError):
@@ -25,33 +33,48 @@ class NonFiniteError(GancomposeError):
 @dataclass
 class Fault:
     step: int  # the step counter when the non-finite value was produced (the step that ran from it)
-    losses: dict[str, float] = field(default_factory=dict)  # loss key -> its non-finite value
-    networks: list[str] = field(default_factory=list)  # networks with non-finite weights
+    losses: dict[str, float] = field(default_factory=dict)  # loss key -> its non-finite (or too large) mean
+    tensors: list[str] = field(default_factory=list)  # checkpoint names of the tensors holding NaN/Inf
     reason: str = ""
+    max_loss: float = 0.0
 
     def describe(self) -> str:
         if self.losses:
-            what = ", ".join(f"{k} = {v}" for k, v in self.losses.items())
-            text = f"non-finite loss at step {self.step}: {what}"
-        elif self.networks:
-            text = f"non-finite weights by step {self.step} in {', '.join(map(repr, self.networks))}"
+            what = ", ".join(f"{k} = {v:.6g}" for k, v in self.losses.items())
+            finite = all(v == v and v not in (float("inf"), float("-inf")) for v in self.losses.values())
+            text = (f"loss beyond train.max_loss = {self.max_loss:g} at step {self.step}: {what} (interval means)"
+                    if finite else f"non-finite loss at step {self.step}: {what}")
+        elif self.tensors:
+            text = f"non-finite values (NaN/Inf) by step {self.step} in {describe_nonfinite(self.tensors)}"
+        elif self.reason.startswith("the last "):
+            return f"numerical fault by step {self.step}: {self.reason}"
         else:
             text = f"non-finite loss at step {self.step}"
         return text + (f" ({self.reason})" if self.reason else "")
 
 
-def nonfinite_networks(run) -> list[str]:
-    """Networks with a non-finite parameter (one fused kernel and one host sync for all of them)."""
-    names, flags = [], []
-    for name, net in run.networks.items():
-        params = [p.detach() for p in net.parameters()]
-        if params:
-            names.append(name)
-            flags.append(torch.isfinite(torch.stack(torch._foreach_norm(params, float("inf")))).all())
-    if not flags:
-        return []
-    ok = torch.stack(flags).tolist()
-    return [n for n, good in zip(names, ok) if not good]
+def state_tensors(run) -> dict[str, torch.Tensor]:
+    """Every tensor a checkpoint of ``run`` holds, on its device, by its checkpoint name (no copies)."""
+    out: dict[str, torch.Tensor] = {}
+    for prefix, modules in (("networks", run.networks), ("ema", run.ema)):
+        for name, net in modules.items():
+            for key, value in net.state_dict(keep_vars=True).items():
+                out[f"{prefix}.{name}.{key}"] = value.detach()
+    for name, opt in run.optimizers.items():
+        for i, state in opt.state_dict()["state"].items():  # the indices of the checkpoint's names
+            for key, value in state.items():
+                if torch.is_tensor(value):
+                    out[f"optimizers.{name}.{i}.{key}"] = value
+    if hasattr(run.schedule, "state_dict"):
+        for key, value in run.schedule.state_dict().items():
+            if torch.is_tensor(value):
+                out[f"schedule.{key}"] = value
+    return out
+
+
+def nonfinite_state(run) -> list[str]:
+    """The checkpoint names of the tensors of ``run`` that hold a NaN or an Inf (one host sync)."""
+    return nonfinite(state_tensors(run))
 
 
 class NaNGuard:
@@ -68,27 +91,36 @@ class NaNGuard:
     def on_train_start(self, run) -> None:
         pass
 
-    def _check(self, run, logs, weights: bool) -> Fault | None:
-        found = logs.fault()
+    def _check(self, run, logs, state: bool) -> Fault | None:
+        skip = run.recipe.train.on_nan == "skip"
+        found = logs.fault() if not skip else None  # 'skip' dropped those steps
         if found is not None:
-            return Fault(found[0], found[1])
-        if weights:
-            bad = nonfinite_networks(run)
+            return Fault(found[0], found[1], max_loss=logs.max_loss)
+        if state:
+            bad = nonfinite_state(run)
             if bad:
-                return Fault(run.state.step, networks=bad)
+                reason = ("the step that made them is done: 'skip' cannot drop it"
+                          if run.recipe.train.on_nan == "skip" else "")
+                return Fault(run.state.step, tensors=bad, reason=reason)
         return None
 
     def on_step_end(self, run, logs) -> None:
         mode = run.recipe.train.on_nan
         self._logs = logs
-        if mode == "skip" or run.fault is not None:
+        if run.fault is not None:
             return
         step = run.state.step
+        stalled = logs.stalled(SKIP_LIMIT) if mode == "skip" else []
+        if stalled:  # 'skip' is for a few bad steps; a phase that cannot take a step any more has diverged
+            self._stop(run, logs, Fault(step, reason=f"the last {SKIP_LIMIT} optimizer steps of "
+                                                     f"{', '.join(map(repr, stalled))} were all dropped by "
+                                                     "train.on_nan = 'skip'"))
+            return
         ckpt_due = bool(self.checkpoint_every) and step % self.checkpoint_every == 0
         final = step >= self.until
         if not (step % self.log_every == 0 or ckpt_due or final):
             return
-        fault = self._check(run, logs, weights=ckpt_due or final)
+        fault = self._check(run, logs, state=ckpt_due or final)
         self._checked = step if (ckpt_due or final) else -1
         if fault is None:
             return
@@ -98,9 +130,8 @@ class NaNGuard:
 
     def on_train_end(self, run) -> None:
         """Before the checkpoint written at the end (an interrupted run stops between intervals)."""
-        if (self._logs is not None and run.recipe.train.on_nan != "skip" and run.fault is None
-                and self._checked != run.state.step):
-            fault = self._check(run, self._logs, weights=True)
+        if self._logs is not None and run.fault is None and self._checked != run.state.step:
+            fault = self._check(run, self._logs, state=True)
             if fault is not None:
                 self._stop(run, self._logs, fault)
 

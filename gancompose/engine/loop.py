@@ -30,14 +30,19 @@ class Callback(Protocol):
 class StepLogs:
     """Loss values accumulated on the device (no host sync per step) and read out on demand."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_loss: float = 0.0) -> None:
         self._sums: dict[str, torch.Tensor] = {}
         self._counts: dict[str, int] = defaultdict(int)
         self._first_bad: torch.Tensor | None = None  # on the device: the first step with a non-finite loss, or -1
+        self.max_loss = float(max_loss or 0.0)  # train.max_loss: a larger |loss| is a fault too (0: no bound)
+        #: phase name -> optimizer steps dropped in a row by train.on_nan = "skip" (0 after a step is taken)
+        self.dropped_in_a_row: dict[str, int] = defaultdict(int)
 
     def watch(self, step: int, total: torch.Tensor) -> None:
-        """Note (on the device, no host sync) whether this step's total loss is finite."""
+        """Note (on the device, no host sync) whether this step's total loss is finite (and within max_loss)."""
         bad = ~torch.isfinite(total.detach())
+        if self.max_loss:
+            bad = bad | (total.detach().abs() > self.max_loss)
         if self._first_bad is None:
             self._first_bad = torch.full((), -1, dtype=torch.long, device=total.device)
         self._first_bad.masked_fill_(bad & (self._first_bad < 0), step)
@@ -51,8 +56,11 @@ class StepLogs:
         if step < 0:
             return None
         keys = list(self._sums)
-        sums = torch.stack([self._sums[k].float() for k in keys]).tolist() if keys else []
-        return step, {k: v for k, v in zip(keys, sums) if v != v or v in (float("inf"), float("-inf"))}
+        means = torch.stack([self._sums[k].float() / self._counts[k] for k in keys]).tolist() if keys else []
+        bad = {k: v for k, v in zip(keys, means) if v != v or v in (float("inf"), float("-inf"))}
+        if not bad and self.max_loss:  # finite, but beyond the bound: the interval's means that are
+            bad = {k: v for k, v in zip(keys, means) if abs(v) > self.max_loss} or dict(zip(keys, means))
+        return step, bad
 
     def clear_fault(self) -> None:
         self._first_bad = None
@@ -68,6 +76,10 @@ class StepLogs:
         keys = list(self._sums)
         values = torch.stack([self._sums[k].float() / self._counts[k] for k in keys]).tolist()
         return dict(zip(keys, values))
+
+    def stalled(self, limit: int) -> list[str]:
+        """Phases whose last ``limit`` optimizer steps were all dropped (``on_nan = "skip"``)."""
+        return [name for name, n in self.dropped_in_a_row.items() if n >= limit]
 
     def reset(self) -> None:
         self._sums.clear()
@@ -111,11 +123,13 @@ def run_step(run, step: int, logs: StepLogs, grads: _GradSwitch) -> None:
         optimizers = [run.optimizers[name] for name in phase.optimizers]
         for _ in range(phase.repeat):
             ctx, total, values = _forward_backward(run, phase, terms, optimizers, step, shared)
-            if run.recipe.train.on_nan == "skip" and not _all_finite(total, optimizers):  # one host sync, 'skip' only
+            if run.recipe.train.on_nan == "skip" and not _all_finite(total, optimizers, logs.max_loss):  # one sync
                 for opt in optimizers:
                     opt.zero_grad(set_to_none=True)
                 run.skipped_steps += 1
+                logs.dropped_in_a_row[phase.name] += 1
                 continue
+            logs.dropped_in_a_row[phase.name] = 0
             for key, value in values:
                 logs.add(key, value)
             logs.watch(step, total)
@@ -166,12 +180,14 @@ def _forward_backward(run, phase, terms, optimizers, step: int, shared: dict):
             compiled = compiled if compiled.compiled else None
 
 
-def _all_finite(total: torch.Tensor, optimizers) -> bool:
-    """Whether the loss and every gradient the optimizers would apply are finite (max-abs per tensor:
-    one fused kernel for all gradients, no overflow for large finite ones)."""
+def _all_finite(total: torch.Tensor, optimizers, max_loss: float = 0.0) -> bool:
+    """Whether the loss (within ``max_loss``, when it is not 0) and every gradient the optimizers would apply are
+    finite (max-abs per tensor: one fused kernel for all gradients, no overflow for large finite ones)."""
     grads = [p.grad for opt in optimizers for group in opt.param_groups for p in group["params"]
              if p.grad is not None]
     ok = torch.isfinite(total.detach())
+    if max_loss:
+        ok = ok & (total.detach().abs() <= max_loss)
     if grads:
         ok = ok & torch.isfinite(torch.stack(torch._foreach_norm(grads, float("inf")))).all()
     return bool(ok)
@@ -181,7 +197,7 @@ def train(run, *, until: int | None = None, callbacks: Iterable[Callback] = ()) 
     """Train ``run`` from its current step up to ``until`` (default: ``run.total_steps``)."""
     until = run.total_steps if until is None else until
     callbacks = list(callbacks)
-    logs = StepLogs()
+    logs = StepLogs(getattr(run.recipe.train, "max_loss", 0.0))
     grads = _GradSwitch(run.networks)
     run.networks.train()
     switches = run.performance.cuda_switches() if run.performance is not None else contextlib.nullcontext()

@@ -57,6 +57,9 @@ class TrainSpec(Section):
     rollback_lr_factor: float = Field(0.5, gt=0.0, le=1.0, description="with on_nan = 'rollback': multiply the "
                                       "learning rates by this at each rollback")
     max_rollbacks: PositiveInt = Field(3, description="with on_nan = 'rollback': stop after this many rollbacks")
+    max_loss: float = Field(1e9, ge=0, description="a step whose total loss is larger than this in absolute value "
+                            "is a numerical fault, handled as on_nan says, like a NaN (a diverging run whose "
+                            "losses stay finite); 0: no bound")
 
 
 class PerformanceSpec(Section):
