@@ -47,6 +47,13 @@ def register_blocks(register):
 
     ``factory(params, in_shape) -> torch.nn.Module``; ``in_shape`` is the per-sample input shape
     the network will receive (the latent vector, or a data sample).
+
+    A block that maps a latent vector to an image declares ``requires=("latent_input",)``, one that takes
+    images ``("data_input",)`` (and ``provides=("image_to_image",)`` when it returns an image of the same
+    size): a network whose ``input`` does not give it is refused while validating. A parameter named
+    ``num_classes`` is the block's own class count (0: unconditional), refused unless it equals the data's.
+    ``spectral_norm = true`` on the network normalizes every torch convolution, linear layer and embedding
+    and every :class:`gancompose.nn.ScaledWeight` layer; a block with another weighted layer is refused.
     """
 
 
@@ -149,6 +156,9 @@ def register_datasets(register):
     dicts (``"label"`` for labelled data), images scaled to ``[-1, 1]``. The dataset exposes
     ``sample_shape`` (per-sample shape of ``"image"``) and ``num_classes`` (``None`` if unlabelled).
     A factory class may offer ``download(root, mirror=None)`` for ``gancompose data download``.
+    Parameters subclassing :class:`gancompose.data.DatasetParams` may declare ``data_shape()`` (the sample
+    shape, class count and size known from the parameters alone): ``validate`` and ``explain`` then build on
+    it when the data's files are missing (the factory raised :class:`gancompose.errors.DataError`).
     """
 
 
