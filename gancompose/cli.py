@@ -154,8 +154,12 @@ def run(recipe, overrides, max_steps, device, seed, resume, allow_changes, outpu
     gancompose run RECIPE                       a new run
     gancompose run --resume RUN_DIR             continue a run with its own recipe
     gancompose run RECIPE --resume latest       continue the newest run of RECIPE
-    gancompose run RECIPE --resume CHECKPOINT   continue from a checkpoint, RECIPE checked against it"""
-    from gancompose.runner import run_recipe
+    gancompose run RECIPE --resume CHECKPOINT   continue from a checkpoint, RECIPE checked against it
+
+    Ctrl-C or SIGTERM finishes the step, writes the checkpoint (before the end-of-run samples and metrics) and
+    exits 130 (SIGINT) or 143 (SIGTERM); a second one stops at once, naming the last checkpoint on disk. A
+    numerical fault that stops the run, like any error, exits 2."""
+    from gancompose.runner import RunInterrupted, exit_code, run_recipe
     extra = [f"train.device={json.dumps(device)}"] if device else []
     extra += [f"train.seed={seed}"] if seed is not None else []
     extra += [f"train.output_dir={json.dumps(output_dir)}"] if output_dir else []
@@ -172,12 +176,24 @@ def run(recipe, overrides, max_steps, device, seed, resume, allow_changes, outpu
         r = recipe_of_checkpoint(Checkpoint(resume), (*overrides, *extra), registry=_registry())
     else:
         r = _load(recipe, (*overrides, *extra))
+    result = None
     try:
         result = run_recipe(r, resume=resume, max_steps=max_steps, quiet=quiet or not sys.stderr.isatty(),
                             console=err_console, allow_changes=allow_changes)
-    except KeyboardInterrupt:  # a second Ctrl-C / SIGTERM: stop at once (checkpoint writes are atomic)
-        err_console.print("stopped at once; the last checkpoint written is whole", soft_wrap=True)
+        _report_run(result)
+    except RunInterrupted as exc:  # a second Ctrl-C / SIGTERM: stopped at once; the message says what is on disk
+        err_console.print(escape(str(exc)), soft_wrap=True)
+        sys.exit(exit_code(exc.signum))
+    except KeyboardInterrupt:  # outside the loop (building, reading data, reporting): no checkpoint write under way
+        err_console.print("interrupted outside the training loop; no checkpoint was being written"
+                          + (f" (the run had stopped at step {result.run.state.step}: {result.run_dir})"
+                             if result is not None else ""), soft_wrap=True)
         sys.exit(130)
+    if result.interrupted is not None:
+        sys.exit(exit_code(result.interrupted))
+
+
+def _report_run(result) -> None:
     if result.last_checkpoint is None and result.run.dist is not None and not result.run.dist.is_main:
         return  # torchrun: process 0 reports
     status = "stopped early" if result.stopped_early else "done"

@@ -33,16 +33,64 @@ class RunResult:
     run_dir: Path
     last_checkpoint: Path | None
     stopped_early: bool
+    #: the signal (SIGINT, SIGTERM) that stopped the run after a checkpoint, or None
+    interrupted: int | None = None
+
+
+def exit_code(signum: int) -> int:
+    """The shell's convention for a process ended by a signal: 128 + its number (130 SIGINT, 143 SIGTERM)."""
+    return 128 + int(signum)
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A second Ctrl-C/SIGTERM (or one after the final checkpoint) stopped the run at once. The message says
+    what is on disk: the last checkpoint and its step, or that none was written."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.message, self.signum = message, signum
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _last_on_disk(run_dir: Path) -> tuple[Path, int] | None:
+    """``RUN/checkpoints/last.safetensors`` and its step, if it exists and reads (it is replaced atomically)."""
+    last = Path(run_dir) / "checkpoints" / "last.safetensors"
+    try:
+        return last, Checkpoint(last).counters()[0]
+    except (CheckpointError, OSError, KeyError, ValueError):
+        return None
+
+
+def _interrupted(run, run_dir: Path, signum: int, resumed: Path | None) -> RunInterrupted:
+    name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+    head = f"stopped at once ({name}) at step {run.state.step}"
+    found = _last_on_disk(run_dir)
+    if found is not None:
+        last, step = found
+        text = (f"{head}; the last checkpoint is {last} (step {step}), whole: "
+                f"{resume_command(run_dir, last)}")
+    elif resumed is not None:
+        text = f"{head}; no checkpoint was written; the one resumed from, {resumed}, is unchanged"
+    else:
+        text = f"{head}; no checkpoint was written, so there is nothing to resume"
+    return RunInterrupted(text, signum)
 
 
 class _StopOnInterrupt:
-    """First Ctrl-C or SIGTERM: finish the current step, checkpoint, stop. A second one: stop at once
-    (KeyboardInterrupt; checkpoint writes are atomic, so the last checkpoint stays whole)."""
+    """First Ctrl-C or SIGTERM: finish the current step, write the checkpoint (before any end-of-run samples or
+    metrics), stop. A second one, or one after that checkpoint: stop at once (KeyboardInterrupt; checkpoint writes
+    are atomic, so the last checkpoint stays whole). The previous handlers come back on exit, however it exits."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
         self.requested = False
+        self.signum: int | None = None  # the first signal
+        self.last_signum: int | None = None  # the latest one
+        self.checkpointed = False  # the run's final checkpoint step is done: what is left is optional
+        self.console: Console | None = None
         self._old: dict = {}
 
     def __enter__(self):
@@ -56,12 +104,13 @@ class _StopOnInterrupt:
         return self
 
     def _handle(self, signum, frame):
-        if self.requested:
+        self.last_signum = signum
+        if self.requested or self.checkpointed:
             raise KeyboardInterrupt
-        self.requested = True
+        self.requested, self.signum = True, signum
         what = "SIGTERM" if signum == signal.SIGTERM else "interrupted"
-        Console(stderr=True).print(f"[yellow]{what}: finishing this step and writing a checkpoint "
-                                   "(Ctrl-C again to stop at once)[/]")
+        (self.console or Console(stderr=True)).print(
+            f"[yellow]{what}: finishing this step and writing a checkpoint (Ctrl-C again to stop at once)[/]")
 
     def __exit__(self, *exc):
         for sig, old in self._old.items():
@@ -78,6 +127,24 @@ class _StopCheck:
     def on_step_end(self, run, logs):
         if self.flag.requested:
             run.stop_requested = True
+
+
+class _Checkpointed:
+    """Right after the checkpointer: from here on, the end-of-run work (sample grids, metrics) is optional, and
+    a signal stops it at once."""
+
+    def __init__(self, flag: _StopOnInterrupt, checkpoints: Checkpointer, optional_work: bool):
+        self.flag, self.checkpoints, self.optional_work = flag, checkpoints, optional_work
+
+    def on_train_start(self, run): pass
+    def on_step_end(self, run, logs): pass
+
+    def on_train_end(self, run):
+        self.flag.checkpointed = True
+        if self.flag.requested and self.optional_work and self.checkpoints.last is not None:
+            (self.flag.console or Console(stderr=True)).print(
+                f"[yellow]checkpoint written: {escape(str(self.checkpoints.last))}; now the end-of-run samples and "
+                "metrics (Ctrl-C again to skip them)[/]", soft_wrap=True)
 
 
 def run_recipe(recipe, *, resume: str | Path | None = None, max_steps: int | None = None, quiet: bool = False,
@@ -157,7 +224,12 @@ def _run(recipe, resume, max_steps, quiet, device, progress, console, writer_cla
                      last_good=lambda: checkpoints.last or (ckpt.path if ckpt is not None else None),
                      on_rollback=[metrics.on_train_start])
     samples = SampleGrid(run_dir / "samples", t.sample_every, t.samples, t.seed)
-    callbacks: list = [guard, metrics, samples,
+    flag = _StopOnInterrupt()
+    flag.console = console
+    # the checkpoint right after the guard (which must see a fault first) and the metrics log: at the end, and
+    # after an interrupt, it is written before any optional end-of-run work (samples and metrics draw from forked
+    # generators, so the order does not change what is saved)
+    callbacks: list = [guard, metrics, checkpoints, _Checkpointed(flag, checkpoints, True), samples,
                        StageGrid(run_dir / "samples", t.samples, t.seed)]  # a grid per stage (progressive growing)
     evaluation = None
     if recipe.metrics:
@@ -166,12 +238,15 @@ def _run(recipe, resume, max_steps, quiet, device, progress, console, writer_cla
         callbacks.append(evaluation)
     if t.tensorboard:  # after the callbacks whose losses, metrics and grids it forwards
         callbacks.append(TensorBoard(run_dir / "tensorboard", metrics, samples, evaluation, writer_class))
-    callbacks.append(checkpoints)
     if progress:
         callbacks.append((QuietLog if quiet else Progress)(metrics, until, console))
-    with _StopOnInterrupt() as flag:
-        callbacks.append(_StopCheck(flag))
-        train(run, until=until, callbacks=callbacks)
+    callbacks.append(_StopCheck(flag))
+    with flag:
+        try:
+            train(run, until=until, callbacks=callbacks)
+        except KeyboardInterrupt:
+            signum = flag.last_signum or signal.SIGINT
+            raise _interrupted(run, run_dir, signum, ckpt.path if ckpt is not None else None) from None
     if run.fault is not None:
         last = checkpoints.last or (ckpt.path if ckpt is not None else None)
         raise NonFiniteError(
@@ -179,7 +254,8 @@ def _run(recipe, resume, max_steps, quiet, device, progress, console, writer_cla
             + (f"The last good checkpoint is {last}: {resume_command(run_dir, last)}" if last else
                "No checkpoint was written before it."),
             hint="lower the learning rate" + (", or set train.on_nan = 'rollback'" if t.on_nan != "rollback" else ""))
-    return RunResult(run, run_dir, checkpoints.last, run.state.step < until)
+    return RunResult(run, run_dir, checkpoints.last, run.state.step < until,
+                     flag.signum if flag.requested and run.state.step < until else None)
 
 
 def _until(run, max_steps: int | None) -> int:
@@ -223,4 +299,4 @@ class _ShapeOnly:
             raise CheckpointError(f"{ckpt.path} does not record the data's sample shape")
 
 
-__all__ = ["run_recipe", "load_for_sampling", "RunResult"]
+__all__ = ["run_recipe", "load_for_sampling", "RunResult", "RunInterrupted", "exit_code"]
