@@ -45,7 +45,11 @@ COLUMNS: dict[str, tuple[str, str]] = {
                      "test_every_family_trains_with_every_augmentation_or_refuses_it"),
     "discriminator conditioning": ("Discriminator conditionings (labelled data)",
                                    "test_every_single_pair_family_trains_with_every_conditioning"),
+    "network flag": ("Network flags (on every discriminator)",
+                     "test_every_family_trains_with_every_network_flag_on_its_discriminators"),
 }
+#: network-level flags every family's discriminators must honour on every weighted layer (asserted after building)
+NETWORK_FLAGS: tuple[str, ...] = ("spectral_norm",)
 
 TRAINS = "trains"
 TRAINS_OR_REFUSED = "trains, or is refused with a RecipeError"
@@ -100,6 +104,7 @@ def cells(registry) -> list[Cell]:
     out += [Cell("discriminator conditioning", f, "conditioner", n,
                  TRAINS if n in BUILT_IN_D_CONDITIONS else TRAINS_OR_REFUSED)
             for f in SINGLE_PAIR for n in d_conditions(registry)]
+    out += [Cell("network flag", f, "network flag", n, TRAINS) for n in NETWORK_FLAGS for f in FAMILIES]
     return out
 
 
@@ -129,6 +134,13 @@ def with_augmentation(raw: dict, family: str, aug: str) -> dict:
     raw = copy.deepcopy(raw)
     for d in FAMILIES[family][1]:
         raw["networks"][d] = {**raw["networks"][d], "augment": {"type": aug}}
+    return raw
+
+
+def with_network_flag(raw: dict, family: str, flag: str) -> dict:
+    raw = copy.deepcopy(raw)
+    for d in FAMILIES[family][1]:
+        raw["networks"][d] = {**raw["networks"][d], flag: True}
     return raw
 
 
@@ -166,6 +178,8 @@ def cell_recipe(cell: Cell, raw: dict, registry) -> dict:
         return with_other_term(raw, cell.name)
     if cell.column == "augmentation":
         return with_augmentation(raw, cell.family, cell.name)
+    if cell.column == "network flag":
+        return with_network_flag(raw, cell.family, cell.name)
     if cell.column == "discriminator conditioning":
         return with_conditioning(raw, cell.family, cell.name, g_conditions(raw, registry)[0])
     raise ValueError(f"unknown matrix column {cell.column!r}")

@@ -99,6 +99,14 @@ def test_every_family_trains_with_every_discriminator_regularizer(family, reg, t
     assert "regularizers[" in str(err.value)
 
 
+@pytest.mark.parametrize("family,flag", _cells("network flag"))
+def test_every_family_trains_with_every_network_flag_on_its_discriminators(family, flag, tmp_path):
+    """spectral_norm = true on ProGAN's and StyleGAN2's discriminators used to reach none of their layers; now
+    every weighted layer of every family's discriminators is normalized (asserted by _train_two_steps)."""
+    run = _train_two_steps(matrix.with_network_flag(_raw(family, tmp_path), family, flag))
+    assert all(run.recipe.networks[d].spectral_norm for d in FAMILIES[family][1])
+
+
 @pytest.mark.parametrize("family,reg", _cells("other term"))
 def test_other_terms_train_or_are_refused_clearly(family, reg, tmp_path):
     """Terms with requirements (cycle terms need a pair, path length a style generator, the auxiliary
