@@ -126,7 +126,9 @@ def run_tensors(run, stream_state: tuple[int, int]) -> tuple[dict[str, torch.Ten
                     tensors[f"optimizers.{name}.{idx}.{key}"] = _cpu(value)
                 else:
                     scalars.setdefault(str(idx), {})[key] = value
-        opt_meta[name] = {"param_groups": sd["param_groups"], "scalars": scalars}
+        opt_meta[name] = {"param_groups": sd["param_groups"], "scalars": scalars,
+                          # the state tensors written, so a file missing some is refused on resume
+                          "tensors": sorted(k for k in tensors if k.startswith(f"optimizers.{name}."))}
     if hasattr(run.schedule, "state_dict"):
         for key, value in run.schedule.state_dict().items():
             tensors[f"schedule.{key}"] = _cpu(value)
@@ -243,13 +245,33 @@ class Checkpoint:
         return self.tensors("counters")[""].tolist()
 
 
+def _mismatches(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> list[str]:
+    """``name: int8 [128, 2] in the file, float32 [128, 2] here`` for each tensor of another shape or of another
+    kind of number (floating point, integer, bool) than the network's."""
+    def kind(t):
+        return "float" if t.is_floating_point() else ("bool" if t.dtype == torch.bool else
+                                                      "complex" if t.is_complex() else "int")
+    out = []
+    for key, want in expected.items():
+        got = state.get(key)
+        if got is not None and (tuple(got.shape) != tuple(want.shape) or kind(got) != kind(want)):
+            out.append(f"{key}: {str(got.dtype).replace('torch.', '')} {list(got.shape)} in the file, "
+                       f"{str(want.dtype).replace('torch.', '')} {list(want.shape)} here")
+    return out
+
+
 def load_module(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
-    missing = sorted(set(module.state_dict()) - set(state))
-    unexpected = sorted(set(state) - set(module.state_dict()))
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
         raise CheckpointError(f"{what}: the checkpoint does not match the network "
                               f"(missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
                               f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''})")
+    bad = _mismatches(expected, state)
+    if bad:
+        raise CheckpointError(f"{what}: {len(bad)} tensor(s) of the checkpoint do not fit the network: "
+                              + "; ".join(bad[:5]) + ("; ..." if len(bad) > 5 else ""))
     try:
         module.load_state_dict(state)
     except RuntimeError as exc:
@@ -277,6 +299,35 @@ def _states_like_params(opt: torch.optim.Optimizer) -> None:
                     opt.state[p][key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
 
 
+def _check_counters_and_rng(ckpt: Checkpoint) -> list[int]:
+    """The four counters, after checking they and the CPU generator state are there and whole."""
+    problems = []
+    counters = None
+    if "counters" not in ckpt.keys:
+        problems.append("the tensor 'counters' is missing")
+    else:
+        t = ckpt.tensors("counters")[""]
+        if t.dtype != torch.int64 or t.dim() != 1 or t.numel() != 4:
+            problems.append(f"'counters' is {str(t.dtype)[6:]} {list(t.shape)}, expected int64 [4] (step, images "
+                            "seen, data epoch, data position)")
+        else:
+            counters = t.tolist()
+            if min(counters) < 0:
+                problems.append(f"'counters' holds negative values {counters}")
+    want = torch.get_rng_state()
+    if "rng.cpu" not in ckpt.keys:
+        problems.append("the tensor 'rng.cpu' (the random generator's state) is missing")
+    else:
+        t = ckpt.tensors("rng.cpu")[""]
+        if t.dtype != want.dtype or t.shape != want.shape:
+            problems.append(f"'rng.cpu' is {str(t.dtype)[6:]} {list(t.shape)}, expected {str(want.dtype)[6:]} "
+                            f"{list(want.shape)}")
+    if problems:
+        raise CheckpointError(f"{ckpt.path} cannot be resumed: {'; '.join(problems)}",
+                              hint="the file was altered or cut; resume from another checkpoint")
+    return counters
+
+
 def cuda_rng_state(rng: dict[str, torch.Tensor], device: torch.device) -> torch.Tensor | None:
     """The CUDA generator state to give ``device`` from a checkpoint's ``rng.*`` tensors: ``rng.cuda``, or in an
     older file (one ``rng.cuda.<i>`` per device of the writing machine) the one of the same index (else 0);
@@ -291,17 +342,35 @@ def cuda_rng_state(rng: dict[str, torch.Tensor], device: torch.device) -> torch.
 def restore_run(run, ckpt: Checkpoint, *, fresh_optimizers: Collection[str] = ()) -> None:
     """Put ``run`` back in the state the checkpoint was written in (weights, optimizers, RNG, counters).
     ``fresh_optimizers``: optimizers whose saved state is not loaded (their type changed, ``--allow-change``)."""
+    counters = _check_counters_and_rng(ckpt)
     load_networks(run, ckpt)
-    opt_meta = json.loads(ckpt.metadata.get("optimizers", "{}"))
+    try:
+        opt_meta = json.loads(ckpt.metadata.get("optimizers", "{}"))
+    except ValueError:
+        raise CheckpointError(f"{ckpt.path}: the optimizer metadata is corrupted (not JSON)") from None
     for name, opt in run.optimizers.items():
         if name in fresh_optimizers:
             continue
         if name not in opt_meta:
-            raise CheckpointError(f"the checkpoint has no optimizer state for {name!r}")
+            raise CheckpointError(f"{ckpt.path}: the checkpoint has no optimizer state for {name!r}")
         flat = ckpt.tensors(f"optimizers.{name}.")
+        listed = opt_meta[name].get("tensors")  # files written since the list was kept
+        gone = sorted(set(listed or ()) - {f"optimizers.{name}.{k}" for k in flat})
+        if gone:
+            raise CheckpointError(f"{ckpt.path}: the optimizer state of {name!r} is incomplete: {len(gone)} "
+                                  f"tensor(s) missing ({', '.join(gone[:4])}{', ...' if len(gone) > 4 else ''})",
+                                  hint="the file was altered or cut; resume from another checkpoint")
+        params = [p for g in opt.param_groups for p in g["params"]]
         state: dict[int, dict[str, Any]] = {}
         for key, value in flat.items():
             idx, _, field = key.partition(".")
+            if not idx.isdigit() or int(idx) >= len(params):
+                raise CheckpointError(f"{ckpt.path}: optimizers.{name}.{key} names no parameter of {name!r} "
+                                      f"({len(params)} parameters)")
+            p = params[int(idx)]
+            if field != "step" and p.is_floating_point() and not value.is_floating_point():
+                raise CheckpointError(f"{ckpt.path}: optimizers.{name}.{key} holds {str(value.dtype)[6:]} values "
+                                      f"where floating point is expected")
             state.setdefault(int(idx), {})[field] = value.to(run.device) if field != "step" else value
         for idx, scalars in opt_meta[name]["scalars"].items():
             state.setdefault(int(idx), {}).update(scalars)
@@ -310,11 +379,14 @@ def restore_run(run, ckpt: Checkpoint, *, fresh_optimizers: Collection[str] = ()
     if hasattr(run.schedule, "load_state_dict"):
         run.schedule.load_state_dict({k: v.to(run.device) for k, v in ckpt.tensors("schedule.").items()})
     rng = ckpt.tensors("rng.")
-    torch.set_rng_state(rng["cpu"])
+    try:
+        torch.set_rng_state(rng["cpu"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{ckpt.path}: 'rng.cpu' is not a random generator state ({exc})") from None
     cuda_state = cuda_rng_state(rng, run.device)
     if cuda_state is not None:
         torch.cuda.set_rng_state(cuda_state, run.device)
-    step, images_seen, epoch, position = ckpt.counters()
+    step, images_seen, epoch, position = counters
     if ckpt.metadata.get("format") == "gancompose.checkpoint/1":  # counted batches, not samples
         position *= run.recipe.train.batch_size
     run.state.step, run.state.images_seen = step, images_seen

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from gancompose import __version__
 from gancompose.errors import GancomposeError
+from gancompose.recipe.sections import MAX_SAMPLES
 from gancompose.registry import KINDS, default_registry
 
 err_console = Console(stderr=True, highlight=False)
@@ -24,6 +25,11 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except GancomposeError as exc:
             err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+            ctx.exit(2)
+        except OSError as exc:  # the filesystem said no (a folder that cannot be written, a disk full): no traceback
+            where = f"{exc.filename}: " if exc.filename else ""
+            err_console.print(f"[bold red]error:[/] {escape(where + (exc.strerror or str(exc)))}\n  check that the "
+                              "path exists, is a folder where one is meant, and is writable", soft_wrap=True)
             ctx.exit(2)
 
 
@@ -208,13 +214,15 @@ def _report_run(result) -> None:
 
 @cli.command()
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
-@click.option("-n", "count", default=64, show_default=True, type=click.IntRange(min=1), help="Number of samples.")
-@click.option("-o", "output", default="samples.png", show_default=True, help="PNG grid to write.")
+@click.option("-n", "count", default=64, show_default=True, type=click.IntRange(min=1, max=MAX_SAMPLES),
+              help=f"Number of samples (at most {MAX_SAMPLES:,}).")
+@click.option("-o", "output", default="samples.png", show_default=True,
+              help="Image to write (.png, .jpg, .bmp, .tif, .webp); a folder gets samples.png inside it.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the latents.")
 @click.option("--no-ema", is_flag=True, help="Use the trained weights even if an EMA copy exists.")
 @click.option("--device", default="cpu", show_default=True, help="Device to sample on.")
 @click.option("--class", "class_", type=click.IntRange(min=0), help="Conditional generators: only this class.")
-@click.option("--per-class", type=click.IntRange(min=1),
+@click.option("--per-class", type=click.IntRange(min=1, max=MAX_SAMPLES),
               help="Conditional generators: a grid with one row of this many samples per class.")
 @click.option("--truncation", "truncation", type=float, metavar="PSI",
               help="Style-based generators: the truncation trick, w = w_avg + PSI (w - w_avg) (e.g. 0.7).")
@@ -227,8 +235,10 @@ def sample(checkpoint, count, output, seed, no_ema, device, class_, per_class, t
     """Generate a grid of samples from a checkpoint (its recipe is read from the file)."""
     from gancompose.errors import GancomposeError
     from gancompose.runner import load_for_sampling
-    from gancompose.sampling import class_labels, generate, save_grid, style_mixing_grid
+    from gancompose.sampling import (check_finite_samples, class_labels, generate, grid_path, save_grid,
+                                     style_mixing_grid)
     _registry()
+    output = grid_path(output)  # before any work: an unknown extension is refused at once
     run_ = load_for_sampling(checkpoint, device=device)
     if mixing is not None:
         try:
@@ -239,8 +249,11 @@ def sample(checkpoint, count, output, seed, no_ema, device, class_, per_class, t
             raise GancomposeError(f"--mixing {mixing!r}: expected ROWSxCOLS (e.g. 4x6) or N") from None
         if per_class is not None:
             raise GancomposeError("--mixing and --per-class do not go together; use --class to pick one class")
+        if (rows + 1) * (cols + 1) > MAX_SAMPLES:
+            raise GancomposeError(f"--mixing {mixing!r}: at most {MAX_SAMPLES:,} images in a grid")
         images, nrow = style_mixing_grid(run_, rows, cols, cutoff=mixing_cutoff, seed=seed, use_ema=not no_ema,
                                          label=class_, truncation_psi=truncation)
+        check_finite_samples(images, run_, use_ema=not no_ema)
         path = save_grid(images, output, nrow=nrow)
         err_console.print(f"wrote a {rows}x{cols} style-mixing grid to {path}", soft_wrap=True)
         return
@@ -251,10 +264,14 @@ def sample(checkpoint, count, output, seed, no_ema, device, class_, per_class, t
             raise GancomposeError("--class and --per-class need a class-conditional generator; this one is not")
         if class_ is not None and class_ >= k:
             raise GancomposeError(f"--class {class_} is out of range: the generator knows classes 0 to {k - 1}")
+        if class_ is None and per_class * k > MAX_SAMPLES:
+            raise GancomposeError(f"--per-class {per_class} x {k} classes = {per_class * k:,} images: at most "
+                                  f"{MAX_SAMPLES:,} in a grid")
         labels = class_labels(k, count if class_ is not None else per_class, only=class_)
         nrow = None if class_ is not None else per_class
     images = generate(run_, len(labels) if labels is not None else count, seed=seed, use_ema=not no_ema,
                       labels=labels, truncation_psi=truncation)
+    check_finite_samples(images, run_, use_ema=not no_ema)
     path = save_grid(images, output, nrow=nrow)
     err_console.print(f"wrote {len(images)} samples to {path}", soft_wrap=True)
 

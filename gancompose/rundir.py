@@ -7,19 +7,47 @@ from pathlib import Path
 
 import tomli_w
 
+from gancompose.errors import GancomposeError
+
 
 def new_run_dir(output_dir: str | Path, name: str) -> Path:
+    """A new, empty run folder ``OUTPUT_DIR/NAME/STAMP`` (``STAMP-2``... when it exists). An output folder that
+    cannot be made or written is one clear error (a RunDirError), checked by making the run folder itself."""
     base = Path(output_dir) / name
     stamp = time.strftime("%Y%m%d-%H%M%S")
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unwritable(output_dir, exc) from None
     path = base / stamp
     n = 1
     while True:  # a folder that exists (another run started the same second) is never reused
         try:
-            path.mkdir(parents=True)
+            path.mkdir()
+            probe = path / ".write-test"
+            probe.write_bytes(b"")  # a read-only filesystem, or a folder root may not write in
+            probe.unlink()
             return path
         except FileExistsError:
+            if not base.is_dir() or n > 10_000:
+                raise _unwritable(output_dir, OSError(f"{path} exists and is not a new folder")) from None
             n += 1
             path = base / f"{stamp}-{n}"
+        except OSError as exc:
+            try:
+                path.rmdir()
+            except OSError:
+                pass
+            raise _unwritable(output_dir, exc) from None
+
+
+class RunDirError(GancomposeError):
+    """The run folder cannot be made or written."""
+
+
+def _unwritable(output_dir, exc: OSError) -> RunDirError:
+    return RunDirError(f"cannot write a run folder in {output_dir}: {exc.strerror or exc}",
+                       hint="give a writable folder with --output-dir (or train.output_dir)")
 
 
 def run_dir_of_checkpoint(ckpt_path: str | Path) -> Path | None:

@@ -124,8 +124,44 @@ def scatter_image(points: torch.Tensor, size: int = 256, extent: float | None = 
     return img
 
 
+#: the image files a grid can be written as
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def grid_path(output: str | Path, default_name: str = "samples.png") -> Path:
+    """Where ``-o OUTPUT`` writes a grid: a folder (existing, or written with a trailing slash) gets
+    ``samples.png`` inside it; a file must end in a supported image extension."""
+    text = str(output)
+    path = Path(output)
+    if text.endswith(("/", "\\")) or path.is_dir():
+        return path / default_name
+    if path.suffix.lower() not in IMAGE_EXTENSIONS:
+        raise GancomposeError(f"-o {text}: {'unknown image extension ' + repr(path.suffix) if path.suffix else 'no image extension'}",
+                              hint=f"supported: {', '.join(IMAGE_EXTENSIONS)} (or a folder, which gets {default_name})")
+    return path
+
+
+def check_finite_samples(samples: torch.Tensor, run=None, use_ema: bool = True) -> None:
+    """Refuse to write samples holding NaN or Inf (an all-NaN grid is no result), naming the generator's
+    non-finite weights when there are any."""
+    if bool(torch.isfinite(samples).all()):
+        return
+    where = ""
+    if run is not None:
+        from gancompose.checkpoint import describe_nonfinite, nonfinite
+        net = run.sampling_network(run.generator_name(), use_ema)
+        bad = nonfinite(dict(net.state_dict()))
+        if bad:
+            where = f"; the generator's weights hold NaN/Inf: {describe_nonfinite(bad)}"
+    raise GancomposeError(f"the generated samples hold NaN or Inf values{where}; nothing was written",
+                          hint="this checkpoint's generator is broken (a diverged run): sample an earlier checkpoint")
+
+
 def save_grid(samples: torch.Tensor, path: str | Path, nrow: int | None = None) -> Path:
     path = Path(path)
+    if path.suffix.lower() not in IMAGE_EXTENSIONS:
+        raise GancomposeError(f"{path}: unknown image extension {path.suffix!r}",
+                              hint=f"supported: {', '.join(IMAGE_EXTENSIONS)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     vutils.save_image(to_grid_image(samples, nrow), str(path))
     return path

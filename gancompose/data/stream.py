@@ -34,7 +34,9 @@ class EpochBatchSampler(Sampler[list]):
         self.epoch, self.start = 0, 0
 
     def _generator(self, epoch: int) -> torch.Generator:
-        return torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        # modulo 2**64: torch's seeds are 64 bits (a negative seed is the same as seed + 2**64), so every seed
+        # that fits gives the same order as before, and a large one no longer overflows
+        return torch.Generator().manual_seed((self.seed * 1_000_003 + epoch) % 2 ** 64)
 
     def items(self, epoch: int) -> list:
         """The epoch's items in order: indices, or (index, seed) pairs for a dataset with seeded items."""

@@ -22,18 +22,94 @@ from gancompose.registry import Registry, default_registry
 
 
 # ----------------------------------------------------------------------------------- reading
+#: a recipe file is read only if it is a regular file of at most this many bytes
+MAX_RECIPE_BYTES = 4 * 1024 * 1024
+#: tables and arrays nested deeper than this are refused (no recipe needs more than a handful of levels)
+MAX_DEPTH = 32
+#: at most this many files in an ``extends`` chain
+MAX_EXTENDS = 32
+#: integers must fit 64 bits (torch's seeds: -2**63 to 2**64 - 1)
+INT_RANGE = (-(2 ** 63), 2 ** 64 - 1)
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RecipeError("recipe file not found", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
+        if not path.is_file():
+            if not path.exists():
+                raise RecipeError("recipe file not found", file=str(path))
+            raise RecipeError("cannot read the recipe: not a regular file", file=str(path),
+                              hint="a recipe is a .toml file")
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_RECIPE_BYTES + 1)
+    except OSError as exc:
+        raise RecipeError(f"cannot read the recipe: {exc.strerror or exc}", file=_short_path(path)) from None
+    if len(data) > MAX_RECIPE_BYTES:
+        raise RecipeError(f"cannot read the recipe: larger than {MAX_RECIPE_BYTES // 2 ** 20} MiB", file=str(path),
+                          hint="a recipe is a small text file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise RecipeError(f"cannot read the recipe: {exc}", file=str(path)) from None
     try:
-        return tomllib.loads(text)
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RecipeError(f"not valid TOML: {exc}", file=str(path),
                           hint="see https://toml.io for the syntax") from None
+    except RecursionError:
+        raise RecipeError(f"not valid TOML here: arrays or inline tables nested too deeply (at most {MAX_DEPTH} "
+                          "levels)", file=str(path)) from None
+    except ValueError as exc:  # an integer longer than Python converts (4,300 digits)
+        m = re.search(r"\d{100,}", text)
+        line = f" (line {text.count(chr(10), 0, m.start()) + 1})" if m else ""
+        raise RecipeError(f"not valid TOML here{line}: a number of {len(m.group()) if m else 'too many'} digits "
+                          f"({str(exc).split(':')[0]})", file=str(path)) from None
+    check_depth(raw, file=str(path))
+    return raw
+
+
+def _short_path(path: Path, limit: int = 200) -> str:
+    text = str(path)
+    return text if len(text) <= limit else text[:limit // 2] + "..." + text[-limit // 2:]
+
+
+def check_depth(raw: Any, *, file: str | None = None, limit: int = MAX_DEPTH) -> None:
+    """Refuse tables and arrays nested deeper than ``limit``, naming the key path (iteratively: no recursion)."""
+    stack = [(raw, [])]
+    while stack:
+        node, path = stack.pop()
+        if len(path) > limit:
+            raise RecipeError(f"nested more than {limit} levels deep", file=file, key=path[:limit])
+        if isinstance(node, dict):
+            stack.extend((v, [*path, k]) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, [*path, i]) for i, v in enumerate(node))
+
+
+def check_values(raw: Any, *, file: str | None = None) -> None:
+    """Refuse what no recipe key means: a NaN or an infinite float, an integer beyond 64 bits. One error per
+    recipe, naming the key path (iteratively)."""
+    import math
+    check_depth(raw, file=file)
+    stack = [(raw, [])]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((v, [*path, k]) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, [*path, i]) for i, v in enumerate(node))
+        elif isinstance(node, float) and not math.isfinite(node):
+            raise RecipeError(f"expected a finite number, got {node}", file=file, key=path)
+        elif isinstance(node, int) and not isinstance(node, bool) and not INT_RANGE[0] <= node <= INT_RANGE[1]:
+            raise RecipeError(f"the integer {_short(node)} is out of range (64 bits: -2**63 to 2**64 - 1)",
+                              file=file, key=path)
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    """``repr(value)``, cut to ``limit`` characters (an error message never echoes a huge value)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10 ** 60:
+        return f"{'-' if value < 0 else ''}<an integer of {len(str(abs(value)))} digits>"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 20] + f"... ({len(text)} characters)"
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -54,21 +130,38 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 def load_raw(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     """The recipe as a dict, with ``extends = "other.toml"`` (relative to the file) merged in."""
     path = Path(path)
-    resolved = path.resolve()
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError) as exc:
+        raise RecipeError(f"cannot read the recipe: {exc}", file=_short_path(path)) from None
     if resolved in _chain:
         cycle = " -> ".join(str(p) for p in (*_chain, resolved))
         raise RecipeError(f"'extends' forms a cycle: {cycle}", file=str(_chain[0]), key="extends")
+    if len(_chain) >= MAX_EXTENDS:
+        raise RecipeError(f"'extends' chains more than {MAX_EXTENDS} files", file=str(_chain[0]), key="extends",
+                          hint="a recipe extends a few others at most")
     raw = _read_toml(path)
     parent = raw.pop("extends", None)
     if parent is None:
         return raw
     if not isinstance(parent, str):
-        raise RecipeError(f"expected a file name (string), got {parent!r}", file=str(path), key="extends")
+        raise RecipeError(f"expected a file name (string), got {_short(parent)}", file=str(path), key="extends")
     parent_path = (path.parent / parent)
-    if not parent_path.exists():
-        raise RecipeError(f"extended recipe {parent!r} not found (looked at {parent_path})", file=str(path),
-                          key="extends")
-    base = load_raw(parent_path, (*_chain, resolved))
+    try:
+        found = parent_path.exists()
+    except (OSError, ValueError) as exc:  # a name longer than the filesystem allows, a NUL byte
+        raise RecipeError(f"cannot read the extended recipe {_short(parent)}: {getattr(exc, 'strerror', None) or exc}",
+                          file=str(path), key="extends") from None
+    if not found:
+        raise RecipeError(f"extended recipe {_short(parent)} not found (looked at {_short_path(parent_path)})",
+                          file=str(path), key="extends")
+    try:
+        base = load_raw(parent_path, (*_chain, resolved))
+    except RecipeError as exc:
+        if exc.file == str(parent_path) and exc.key is None and not exc.problems:  # it cannot be read at all
+            raise RecipeError(f"{exc.message} ({_short_path(parent_path)})", file=str(path), key="extends",
+                              hint=exc.hint) from None
+        raise
     merged = deep_merge(base, raw)
     if isinstance(base.get("requires"), list) and isinstance(raw.get("requires"), list):  # both: the union
         merged["requires"] = base["requires"] + [r for r in raw["requires"] if r not in base["requires"]]
@@ -140,6 +233,9 @@ def parse_value(text: str) -> Any:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+    except (RecursionError, ValueError):
+        raise RecipeError(f"cannot read the value {_short(text)}: nested too deeply or a number too long",
+                          key="--set") from None
 
 
 def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
@@ -281,12 +377,12 @@ def errors_from_validation(exc: ValidationError, model: type[BaseModel], raw: di
         elif etype == "missing":
             problems.append(RecipeError("required key is missing", key=path))
         elif etype in ("model_type", "dict_type") and isinstance(value, (list, str, int, float, bool)):
-            problems.append(RecipeError(f"expected a table, got {value!r}", key=path))
+            problems.append(RecipeError(f"expected a table, got {_short(value)}", key=path))
         else:
             msg = err["msg"]
             msg = msg[0].lower() + msg[1:] if msg else msg
-            problems.append(RecipeError(f"expected: {msg.replace('input should be', '').strip()}; got {value!r}"
-                                        if msg.startswith("input should be") else f"{msg}; got {value!r}",
+            problems.append(RecipeError(f"expected: {msg.replace('input should be', '').strip()}; got {_short(value)}"
+                                        if msg.startswith("input should be") else f"{msg}; got {_short(value)}",
                                         key=path))
     return problems
 
@@ -295,6 +391,7 @@ def validate_recipe(raw: dict[str, Any], *, file: str | None = None, registry: R
     """Validate a raw recipe dict; raise one :class:`RecipeError` listing every problem."""
     registry = registry or default_registry()
     model = recipe_model(registry)
+    check_values(raw, file=file)
     raw = expand_like(raw, file)
     try:
         recipe = model.model_validate(raw)

@@ -6,6 +6,12 @@ from typing import Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, NonNegativeInt
 
 
+#: the largest batch a recipe may ask for (2**20: far beyond any GPU's memory for an image batch)
+MAX_BATCH = 2 ** 20
+#: the most images in a sample grid or points in a scatter plot (``train.samples``, ``gancompose sample -n``)
+MAX_SAMPLES = 65_536
+
+
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -34,13 +40,13 @@ class TrainSpec(Section):
     epochs: PositiveInt | None = Field(None, description="train for this many passes over the data instead of a "
                                                          "number of steps: steps = epochs x batches per epoch, "
                                                          "and train.steps is ignored")
-    batch_size: PositiveInt = Field(64, description="images per batch")
+    batch_size: PositiveInt = Field(64, le=MAX_BATCH, description=f"images per batch (at most {MAX_BATCH:,})")
     device: str = Field("auto", description="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1', ...")
     seed: int = Field(0, description="seeds torch and the data order; a CPU run is reproducible")
     num_workers: NonNegativeInt = Field(0, description="DataLoader worker processes")
     log_every: PositiveInt = Field(10, description="steps between metrics.jsonl lines")
     sample_every: NonNegativeInt = Field(500, description="steps between sample grids (0: only at the end)")
-    samples: PositiveInt = Field(64, description="images in a sample grid")
+    samples: PositiveInt = Field(64, le=MAX_SAMPLES, description=f"images in a sample grid (at most {MAX_SAMPLES:,})")
     checkpoint_every: NonNegativeInt = Field(1000, description="steps between checkpoints (0: only at the end)")
     keep_checkpoints: PositiveInt = Field(3, description="step checkpoints kept besides last.safetensors")
     output_dir: str = Field("runs", description="run folders go to OUTPUT_DIR/RECIPE_NAME/")
