@@ -85,9 +85,9 @@ def register_regularizers(register):
     images through it.
 
     The term's ``name`` is its key in the logs (``discriminator/NAME`` in metrics.jsonl and on the console);
-    it defaults to the registered name, and two terms of one recipe with the same name log as ``NAME_I``
-    (``I``: their index in ``[[regularizers]]``). A constraint rather than a loss (weight clipping) implements
-    ``after_step(ctx)``, run after the phase's optimizers stepped.
+    it defaults to the registered name, and two terms of one recipe with the same name on the same network
+    log as ``NAME_I`` (``I``: their index in ``[[regularizers]]``). A constraint rather than a loss (weight
+    clipping) implements ``after_step(ctx)``, run after the phase's optimizers stepped.
     """
 
 

@@ -43,7 +43,10 @@ def tiny_overrides(raw: dict, tmp_path: Path) -> list[str]:
         out.append("data.image_size=16")
     if "size" in data or data.get("type") in ("shapes", "digits", "gaussian_mixture", "unpaired_shapes"):
         out.append("data.size=64")
+    stand_in_classes = {"shapes": 6, "digits": 10}.get(data.get("type"))
     for name, net in raw.get("networks", {}).items():
+        if net.get("num_classes") and stand_in_classes and stand_in_classes != net["num_classes"]:
+            out.append(f"networks.{name}.num_classes={stand_in_classes}")  # a block's classes are the data's
         for key, value in (("image_size", 16), ("ngf", 8), ("ndf", 8), ("ch", 16), ("channel_base", 256)):
             if key in net:
                 out.append(f"networks.{name}.{key}={value}")

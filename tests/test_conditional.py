@@ -85,7 +85,8 @@ def test_unlabelled_data_cannot_condition(tmp_path):
         Image.new("L", (28, 28), color=i * 30).save(folder / f"{i}.png")
     with pytest.raises(RecipeError, match="no labels") as e:
         build_run(_recipe(tmp_path, [f"data={{type='image_folder', root='{folder}', image_size=28, channels=1}}"]))
-    assert e.value.key == "networks.generator.condition"
+    # both conditioned networks are named in one pass (not the generator alone, then the discriminator)
+    assert {p.key for p in e.value.problems} == {"networks.generator.condition", "networks.discriminator.condition"}
 
 
 def test_conditional_d_needs_conditional_g(tmp_path):

@@ -81,6 +81,18 @@ def test_explain_shows_per_layer_whether_it_is_normalized(tmp_path):
     assert not any("yes" in line for line in gen.splitlines() if "Equalized" in line)
 
 
+def test_an_initializer_that_reaches_no_equalized_layer_is_refused(tmp_path):
+    """init = {type = "normal"} on ProGAN's discriminator used to change none of its 13 weighted layers."""
+    with pytest.raises(RecipeError) as err:
+        _build("progan_shapes.toml", tmp_path, "networks.discriminator.init={type='normal'}")
+    msg = str(err.value)
+    assert "networks.discriminator.init" in msg and "EqualizedConv2d" in msg
+    import re
+    assert re.search(r"(\d+) of the \1 weighted layers", msg), msg  # none of them
+    run = _build("dcgan_shapes.toml", tmp_path, "networks.discriminator.init={type='fan'}")  # reaches every layer
+    assert run.recipe.networks["discriminator"].init.type == "fan"
+
+
 # ------------------------------------------------------------------------------------ 2. class counts
 def test_a_block_class_count_other_than_the_data_is_refused_with_both_numbers(tmp_path):
     for n in (10, 3):

@@ -60,9 +60,10 @@ def test_parameter_counts_1024_config_f_on_meta():
     assert g.num_ws == 18  # 2 per resolution from 8 px, 1 at 4 px, the last toRGB
 
 
-def test_cifar10_recipe_builds_the_official_conditional_networks():
-    recipe = load_recipe(RECIPES / "stylegan2_cifar10.toml", ["data={type='shapes', image_size=32, size=8}"])
-    run = build_run(recipe, device=torch.device("cpu"), with_data=False)
+def test_cifar10_recipe_builds_the_official_conditional_networks(tmp_path):
+    """On CIFAR-10's declared shape (3 x 32 x 32, 10 classes), with no data on disk."""
+    recipe = load_recipe(RECIPES / "stylegan2_cifar10.toml", [f"data.root='{tmp_path.as_posix()}'"])
+    run = build_run(recipe, device=torch.device("cpu"), with_data=False, stand_in=True)
     g, d = run.networks["generator"], run.networks["discriminator"]
     assert (count(g), count(g.mapping), count(d)) == (20_215_315, 793_088, 23_089_664)
     assert g.conditional and d.conditional

@@ -147,7 +147,15 @@ def build_network(name: str, spec, in_shape: Shape, registry: Registry,
     net, report = _build_plain(name, spec, tuple(in_shape), registry, key)
     if spec.init is not None:
         init = registry.get("initializer", spec.init.type).factory(spec.init)
+        before = [(path, m, _stored_weight(m).detach().clone()) for path, m in weighted_layers(net)]
         init(net)
+        missed = [(path, m) for path, m, w in before if torch.equal(w, _stored_weight(m))]
+        if missed:
+            raise _refuse_partial_flag("init", f"init {spec.init.type!r}", name, spec, net, missed,
+                                       [*key, "init"], "left their weights unchanged (the built-in initializers set "
+                                       "torch convolutions and linear layers; a block with its own weight scheme, "
+                                       "such as equalized learning rate's N(0, 1) weights scaled at run time, "
+                                       "initializes itself)")
     if spec.spectral_norm:
         skipped = apply_spectral_norm(net)
         if skipped:
@@ -260,19 +268,32 @@ def apply_spectral_norm(net: nn.Module) -> list[tuple[str, nn.Module]]:
     return skipped
 
 
-def _refuse_partial_spectral_norm(name: str, spec, net: nn.Module, skipped, key: list) -> RecipeError:
+def _stored_weight(module: nn.Module) -> torch.Tensor:
+    if nn.utils.parametrize.is_parametrized(module, "weight"):
+        return module.parametrizations["weight"].original
+    return module._parameters["weight"]
+
+
+def _refuse_partial_flag(flag: str, what: str, name: str, spec, net: nn.Module, skipped, key: list,
+                         why: str) -> RecipeError:
     total = len(weighted_layers(net))
-    kinds = sorted({type(m).__name__ for _, m in skipped})
     listed = ", ".join(f"{p or '(the network)'} ({type(m).__name__})" for p, m in skipped[:4])
     more = f" and {len(skipped) - 4} more" if len(skipped) > 4 else ""
     return RecipeError(
-        f"spectral_norm = true cannot take effect on {len(skipped)} of the {total} weighted layers of "
-        f"{spec.type!r}: {listed}{more}. {', '.join(kinds)} "
-        f"{'is' if len(kinds) == 1 else 'are'} neither a torch convolution, linear layer or embedding nor a "
-        "gancompose.nn.ScaledWeight layer, so there is no weight to normalize as declared",
-        key=[*key, "spectral_norm"],
-        hint=f"remove spectral_norm from networks.{name}, or use a block whose layers all take it "
-             "(gancompose explain shows a 'spectral norm' column per layer)")
+        f"{what} cannot take effect on {len(skipped)} of the {total} weighted layers of {spec.type!r}: "
+        f"{listed}{more}; it {why}", key=key,
+        hint=f"remove {flag} from networks.{name}, or use a block whose layers all take it")
+
+
+def _refuse_partial_spectral_norm(name: str, spec, net: nn.Module, skipped, key: list) -> RecipeError:
+    kinds = sorted({type(m).__name__ for _, m in skipped})
+    err = _refuse_partial_flag(
+        "spectral_norm", "spectral_norm = true", name, spec, net, skipped, [*key, "spectral_norm"],
+        f"normalizes torch convolutions, linear layers and embeddings and gancompose.nn.ScaledWeight layers, and "
+        f"{', '.join(kinds)} {'is' if len(kinds) == 1 else 'are'} none of these, so there is no weight to "
+        "normalize as declared")
+    err.hint += " (gancompose explain shows a 'spectral norm' column per layer)"
+    return err
 
 
 def _report_block(name: str, net: nn.Module, in_shape: Shape, type_name: str, key: list) -> NetworkReport:

@@ -251,11 +251,12 @@ def build_dataset(recipe, registry: Registry, *, stand_in: bool = False):
 
 
 def _distinct_log_keys(terms: list) -> None:
-    """Terms of one recipe that share a name (two ``r1`` with other weights, two plugin terms) log as
-    ``NAME_I`` with ``I`` their index in ``[[regularizers]]``, so no two share a metrics key."""
-    names = [t.name for t in terms]
+    """Terms of one recipe that share a name and a network (two ``r1`` on the discriminator with other weights,
+    two plugin terms) log as ``NAME_I`` with ``I`` their index in ``[[regularizers]]``, so no two share a metrics
+    key (terms on other networks join other phases: their keys differ by the phase already)."""
+    keys = [(t.name, getattr(t, "network", None)) for t in terms]
     for i, term in enumerate(terms):
-        if names.count(term.name) > 1:
+        if keys.count(keys[i]) > 1:
             term.name = f"{term.name}_{i}"
 
 

@@ -72,7 +72,8 @@ class RegularizerTerm:
     ``weight * every`` on the steps it fires, adds it to the phase's loss and owns ``backward()``).
     ``name`` is the term's log key in its phase (``discriminator/NAME`` in metrics.jsonl); it defaults to the
     component's registered name (the recipe's ``type``), so two plugin terms never share a key. Two terms of
-    one recipe with the same name log as ``NAME_I``, ``I`` being their index in ``[[regularizers]]``.
+    one recipe with the same name on the same network log as ``NAME_I``, ``I`` being their index in
+    ``[[regularizers]]``.
     """
     #: the log key; None: the registered name of the component (the ``type`` in the recipe)
     name: str | None = None
