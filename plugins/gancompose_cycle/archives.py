@@ -39,15 +39,75 @@ def commands(name: str, root: str | Path) -> str:
             f"`gancompose data prepare {name} --from {name}.zip --root {r}`")
 
 
-def verify(name: str, folder: Path) -> dict[str, int]:
-    """Image counts of the unpacked set; a DataError when they are not those of the official archive."""
+def verify(name: str, folder: Path, *, what: str | Path | None = None, root: Path | None = None) -> dict[str, int]:
+    """Image counts of the unpacked set; a DataError when they are not those of the official archive.
+    ``what``/``root``: the archive and the --root to name in the message (when ``folder`` is a temporary one)."""
     expected = ARCHIVES[name]
     found = {f: len(scan_images(folder / f)) if (folder / f).is_dir() else 0 for f in FOLDERS}
     wrong = [f"{f}: {found[f]} images, expected {n}" for f, n in expected.items() if found[f] != n]
     if wrong:
+        if what is not None:
+            raise DataError(f"{what} does not hold a complete {name} set ({'; '.join(wrong)}); nothing was "
+                            "written", hint=f"fetch the official archive: {commands(name, root)}")
         raise DataError(f"{folder} is not a complete {name} set ({'; '.join(wrong)})",
                         hint=f"delete it and fetch it again: {commands(name, folder.parent)}")
     return found
+
+
+#: an image of the official sets is under 1 MiB; a member declaring more than this is refused before unpacking
+MAX_MEMBER_BYTES = 256 * 2 ** 20
+#: the largest name of one path component most filesystems take
+MAX_NAME_BYTES = 255
+
+
+def check_members(archive: Path, members: list[zipfile.ZipInfo], prefix: str) -> int:
+    """Refuse, before anything is unpacked, members that could not be unpacked as plain files under the set's
+    folder: paths outside it, symbolic links, a file and a folder of the same name, names too long, an
+    unsupported compression method, declared sizes over :data:`MAX_MEMBER_BYTES`. Returns the declared total."""
+    files: dict[str, str] = {}
+    folders: dict[str, str] = {}
+    total = 0
+    for m in members:
+        rel = m.filename[len(prefix):]
+        parts = Path(rel).parts
+        if Path(rel).is_absolute() or ".." in parts or not parts:
+            raise DataError(f"{archive}: refusing the member {m.filename!r} (it points outside the folder)")
+        if m.is_dir():
+            key = "/".join(parts)
+            if key in files:
+                raise DataError(f"{archive}: the members {files[key]!r} and {m.filename!r} both need {key!r} "
+                                "(a file and a folder of one name)")
+            folders.setdefault(key, m.filename)
+            continue
+        if (m.external_attr >> 16) & 0o170000 == 0o120000:
+            raise DataError(f"{archive}: refusing the member {m.filename!r}: a symbolic link (a dataset archive "
+                            "holds plain files)")
+        long = [p for p in parts if len(p.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES]
+        if long:
+            raise DataError(f"{archive}: refusing the member {m.filename[:80]!r}...: a name of "
+                            f"{len(long[0])} characters (at most {MAX_NAME_BYTES} bytes per name)")
+        if m.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA):
+            raise DataError(f"{archive}: the member {m.filename!r} uses compression method {m.compress_type}, "
+                            "which cannot be unpacked here (stored, deflate, bzip2 and lzma can)",
+                            hint="re-create the archive with deflate (zip -r NAME.zip NAME)")
+        if m.file_size > MAX_MEMBER_BYTES:
+            raise DataError(f"{archive}: the member {m.filename!r} declares {m.file_size:,} bytes, more than "
+                            f"{MAX_MEMBER_BYTES // 2 ** 20} MiB: not an image of a dataset archive; nothing was "
+                            "unpacked")
+        total += m.file_size
+        key = "/".join(parts)
+        if key in folders or key in files:
+            other = folders.get(key) or files[key]
+            raise DataError(f"{archive}: the members {other!r} and {m.filename!r} both need {key!r} "
+                            "(a file and a folder of one name, or a duplicate)")
+        files[key] = m.filename
+        for i in range(1, len(parts)):
+            sub = "/".join(parts[:i])
+            if sub in files:
+                raise DataError(f"{archive}: the members {files[sub]!r} and {m.filename!r} both need {sub!r} "
+                                "(a file and a folder of one name)")
+            folders.setdefault(sub, m.filename)
+    return total
 
 
 def _top_folder(zf: zipfile.ZipFile) -> str:
@@ -70,27 +130,43 @@ def prepare(name: str, root: str | Path, archive: str | Path, *,
     if not archive.is_file():
         raise DataError(f"archive not found: {archive}", hint=f"download it with {commands(name, root)}")
     target = root / name
-    root.mkdir(parents=True, exist_ok=True)
+    from gancompose_data.download import make_folder, remove_empty
+    made = make_folder(root, root, f"prepare {name} --from {archive}")
     try:
-        with zipfile.ZipFile(archive) as zf, tempfile.TemporaryDirectory(dir=root, prefix=f".{name}.") as tmp:
+        with zipfile.ZipFile(archive) as zf:
             prefix = _top_folder(zf)
-            members = [m for m in zf.infolist() if m.filename.startswith(prefix) and not m.is_dir()]
-            log(f"unpacking {len(members)} files from {archive}")
-            for m in members:
-                rel = Path(m.filename[len(prefix):])
-                if rel.is_absolute() or ".." in rel.parts:
-                    raise DataError(f"{archive}: refusing the member {m.filename!r} (it points outside the folder)")
-                dest = Path(tmp, "set", rel)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(m) as src, open(dest, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-            verify(name, Path(tmp, "set"))
-            if target.exists():
-                shutil.rmtree(target)
-            Path(tmp, "set").rename(target)
+            inside = [m for m in zf.infolist() if m.filename.startswith(prefix) and m.filename != prefix]
+            total = check_members(archive, inside, prefix)
+            members = [m for m in inside if not m.is_dir()]
+            free = shutil.disk_usage(root).free
+            if total > free:
+                raise DataError(f"{archive} unpacks to {total / 2 ** 30:.1f} GiB; {root} has {free / 2 ** 30:.1f} "
+                                "GiB free", hint="free disk space or give another --root")
+            with tempfile.TemporaryDirectory(dir=root, prefix=f".{name}.") as tmp:
+                log(f"unpacking {len(members)} files from {archive}")
+                for m in members:
+                    dest = Path(tmp, "set", m.filename[len(prefix):])
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    with zf.open(m) as src, open(dest, "wb") as dst:
+                        shutil.copyfileobj(src, dst)
+                verify(name, Path(tmp, "set"), what=archive, root=root)
+                if target.exists():
+                    shutil.rmtree(target)
+                Path(tmp, "set").rename(target)
     except zipfile.BadZipFile as exc:
+        remove_empty(made)
         raise DataError(f"{archive} is not a readable zip archive ({exc})",
                         hint=f"delete it and download it again: {commands(name, root)}") from None
+    except NotImplementedError as exc:  # a compression method zipfile cannot read after all
+        remove_empty(made)
+        raise DataError(f"{archive}: {exc}", hint="re-create the archive with deflate") from None
+    except OSError as exc:
+        remove_empty(made)
+        raise DataError(f"cannot unpack {archive} into {root}: {exc.strerror or exc}; nothing was written to "
+                        f"{target}", hint="check the free space and permissions of --root") from None
+    except BaseException:
+        remove_empty(made)
+        raise
     counts = verify(name, target)
     log(f"{name} is ready in {target} ({', '.join(f'{k} {v}' for k, v in counts.items())})")
     return target

@@ -101,6 +101,7 @@ def _fetch(filename: str, md5: str, folder: Path, mirrors: list[str], log: Calla
             download_url(url, str(folder), filename, md5=None)
         except (urllib.error.URLError, OSError, ValueError, RuntimeError) as exc:
             failures.append(f"{url}: {type(exc).__name__}: {exc}")
+            path.unlink(missing_ok=True)  # no partial file left behind
             continue
         got = _md5(path)
         if got == md5:
@@ -109,6 +110,35 @@ def _fetch(filename: str, md5: str, folder: Path, mirrors: list[str], log: Calla
         failures.append(f"{url}: md5 mismatch: expected {md5}, got {got}")
     raise DataError(f"could not download {filename} into {folder}:\n    " + "\n    ".join(failures),
                     hint="check the network, or pass --mirror with a base URL that serves the official files")
+
+
+def make_folder(folder: Path, root: Path, name: str) -> list[Path]:
+    """``mkdir -p folder``: the folders it created, outermost first (removed again when the command fails). A
+    ``--root`` that cannot hold folders (a file, a read-only place) is one DataError."""
+    made = []
+    for parent in reversed([folder, *folder.parents]):
+        if not parent.exists():
+            made.append(parent)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".gancompose-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        remove_empty(made)
+        raise DataError(f"cannot write into --root {root}: {exc.strerror or exc}"
+                        + (f" ({exc.filename})" if getattr(exc, "filename", None) else ""),
+                        hint=f"give a writable folder: gancompose data {name} --root DIR") from None
+    return made
+
+
+def remove_empty(made: list[Path]) -> None:
+    """Remove the folders of :func:`make_folder` that are still empty, innermost first."""
+    for path in reversed(made):
+        try:
+            path.rmdir()
+        except OSError:
+            pass
 
 
 def download_dataset(name: str, root: str | os.PathLike, mirror: str | None = None, *,
@@ -126,7 +156,16 @@ def download_dataset(name: str, root: str | os.PathLike, mirror: str | None = No
     spec = RESOURCES[name]
     root = Path(root).expanduser()
     folder = root / spec["folder"] if spec["folder"] else root
-    folder.mkdir(parents=True, exist_ok=True)
+    made = make_folder(folder, root, f"download {name}")
+    try:
+        return _download_into(name, spec, root, folder, mirror, log)
+    except BaseException:
+        remove_empty(made)  # a failed download leaves no empty folders behind
+        raise
+
+
+def _download_into(name: str, spec: dict, root: Path, folder: Path, mirror: str | None,
+                   log: Callable[[str], None]) -> Path:
     mirrors = [mirror] if mirror else list(spec["mirrors"])
     for filename, md5 in spec["files"].items():
         archive = _fetch(filename, md5, folder, mirrors, log)
