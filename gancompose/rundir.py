@@ -50,6 +50,30 @@ def _unwritable(output_dir, exc: OSError) -> RunDirError:
                        hint="give a writable folder with --output-dir (or train.output_dir)")
 
 
+#: temporary files an interrupted write can leave in a run folder (a SIGKILL mid-write): safetensors' own
+#: ``.tmpXXXXXX``, gancompose's ``.NAME.XXXXXXXX.tmp`` (atomic checkpoint writes), ``.last.safetensors.tmp`` and
+#: ``.recipe.toml.tmp``; never read, removed when the run starts or resumes
+ORPHAN_PATTERNS = {"checkpoints": (".tmp??????", ".*.tmp"), ".": (".*.tmp", ".write-test")}
+
+
+def clean_orphans(run_dir: Path) -> list[Path]:
+    """Remove the temporary files an interrupted write left in ``run_dir``; returns what was removed."""
+    removed = []
+    for sub, patterns in ORPHAN_PATTERNS.items():
+        folder = Path(run_dir) / sub
+        if not folder.is_dir():
+            continue
+        for pattern in patterns:
+            for path in folder.glob(pattern):
+                if path.is_file() and not path.is_symlink():
+                    try:
+                        path.unlink()
+                        removed.append(path)
+                    except OSError:
+                        pass
+    return removed
+
+
 def run_dir_of_checkpoint(ckpt_path: str | Path) -> Path | None:
     """The run folder a checkpoint lives in (``RUN/checkpoints/x.safetensors``), if it is one."""
     run = Path(ckpt_path).resolve().parent.parent

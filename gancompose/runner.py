@@ -24,7 +24,7 @@ from gancompose.performance.distributed import Distributed, check_supported
 from gancompose.portable.init_from import print_reports
 from gancompose.recipe import validate_recipe
 from gancompose.registry import Registry, default_registry
-from gancompose.rundir import new_run_dir, run_dir_of_checkpoint, write_recipe
+from gancompose.rundir import clean_orphans, new_run_dir, run_dir_of_checkpoint, write_recipe
 
 
 @dataclass
@@ -204,9 +204,33 @@ def _run(recipe, resume, max_steps, quiet, device, progress, console, writer_cla
             train(run, until=_until(run, max_steps), callbacks=[_StopCheck(flag)])
         return RunResult(run, run_dir, None, run.state.step < _until(run, max_steps))
     run_dir = run_dir_of_checkpoint(ckpt.path) if ckpt is not None else None
-    if run_dir is None:  # recipe.toml records what the run started with: written once, never on resume
+    new_folder, start_step = run_dir is None, run.state.step
+    if new_folder:  # recipe.toml records what the run started with: written once, never on resume
         run_dir = new_run_dir(recipe.train.output_dir, recipe.name)
         write_recipe(run_dir, recipe)
+    else:
+        orphans = clean_orphans(run_dir)
+        if orphans:
+            say(f"[dim]removed {len(orphans)} unfinished temporary file(s) of an interrupted write: "
+                f"{escape(', '.join(p.name for p in orphans[:5]))}{' ...' if len(orphans) > 5 else ''}[/]",
+                soft_wrap=True)
+    try:
+        return _train_in(run, recipe, run_dir, ckpt, changes, max_steps, quiet, progress, console, writer_class,
+                         dist, say)
+    except BaseException:
+        # failed before its first step (a bad image, a metric that cannot be built): no empty run folder is left
+        if new_folder and run.state.step == start_step and not list(run_dir.glob("checkpoints/*.safetensors")):
+            import shutil
+            shutil.rmtree(run_dir, ignore_errors=True)
+            try:
+                run_dir.parent.rmdir()  # OUTPUT_DIR/NAME too, when this run was its only one
+            except OSError:
+                pass
+        raise
+
+
+def _train_in(run, recipe, run_dir, ckpt, changes, max_steps, quiet, progress, console, writer_class, dist,
+              say) -> RunResult:
     if dist is not None:
         dist.from_main(run_dir)
     if changes:
