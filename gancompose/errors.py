@@ -21,13 +21,19 @@ class GancomposeError(Exception):
 
 
 def format_key_path(loc: Sequence[str | int]) -> str:
-    """``("generator", "layers", 3, "out_channels")`` -> ``generator.layers[3].out_channels``."""
+    """``("generator", "layers", 3, "out_channels")`` -> ``generator.layers[3].out_channels``; a key that is not
+    a bare TOML key is quoted as TOML writes it (``train."lr "``, ``train.""``)."""
+    import json
+    import re
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            text = str(part)
+            if not re.fullmatch(r"[A-Za-z0-9_-]+", text) and not text.startswith("--"):
+                text = json.dumps(text, ensure_ascii=False)[:80]
+            out += ("." if out else "") + text
     return out or "<top level>"
 
 

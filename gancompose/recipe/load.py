@@ -49,15 +49,17 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise RecipeError(f"cannot read the recipe: {exc}", file=str(path)) from None
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise RecipeError(f"cannot read the recipe: not UTF-8 text at line {line} ({exc})", file=str(path)) from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise RecipeError(f"not valid TOML: {exc}", file=str(path),
+        msg = str(exc).replace("(at end of document)", f"(at the end of the document, line {text.count(chr(10)) + 1})")
+        raise RecipeError(f"not valid TOML: {msg}", file=str(path),
                           hint="see https://toml.io for the syntax") from None
     except RecursionError:
-        raise RecipeError(f"not valid TOML here: arrays or inline tables nested too deeply (at most {MAX_DEPTH} "
-                          "levels)", file=str(path)) from None
+        raise RecipeError(f"not valid TOML here (line {_deep_line(text, MAX_DEPTH)}): arrays or inline tables "
+                          f"nested too deeply (at most {MAX_DEPTH} levels)", file=str(path)) from None
     except ValueError as exc:  # an integer longer than Python converts (4,300 digits)
         m = re.search(r"\d{100,}", text)
         line = f" (line {text.count(chr(10), 0, m.start()) + 1})" if m else ""
@@ -65,6 +67,26 @@ def _read_toml(path: Path) -> dict[str, Any]:
                           f"({str(exc).split(':')[0]})", file=str(path)) from None
     check_depth(raw, file=str(path))
     return raw
+
+
+def _deep_line(text: str, limit: int) -> int:
+    """The line where brackets and braces (outside strings, roughly) first nest deeper than ``limit``."""
+    depth, quote, line = 0, None, 1
+    for ch in text:
+        if ch == "\n":
+            line += 1
+        elif quote:
+            if ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                return line
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+    return line
 
 
 def _short_path(path: Path, limit: int = 200) -> str:
