@@ -92,7 +92,7 @@ def check_members(archive: Path, members: list[zipfile.ZipInfo], prefix: str) ->
                             hint="re-create the archive with deflate (zip -r NAME.zip NAME)")
         if m.file_size > MAX_MEMBER_BYTES:
             raise DataError(f"{archive}: the member {m.filename!r} declares {m.file_size:,} bytes, more than "
-                            f"{MAX_MEMBER_BYTES // 2 ** 20} MiB: not an image of a dataset archive; nothing was "
+                            f"{MAX_MEMBER_BYTES:,} (no image of a dataset archive is that large); nothing was "
                             "unpacked")
         total += m.file_size
         key = "/".join(parts)
