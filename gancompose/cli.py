@@ -150,14 +150,19 @@ def explain(recipe, overrides):
               help="With --resume: accept a change of this recipe key (dotted path; a prefix covers what is "
                    "under it), e.g. --allow-change optimizers.generator.lr (repeatable). Recorded in "
                    "RUN/changes.jsonl. The networks' architecture cannot change.")
+@click.option("--data", "data_root", metavar="FOLDER",
+              help="Train on this folder (sets data.root): your own images with a recipe that reads a folder, "
+                   "e.g. gancompose run stylegan2_ada_folder --data path/to/images (any size; resized and cropped).")
 @click.option("--output-dir", help="Where run folders go (overrides train.output_dir).")
 @click.option("--quiet", is_flag=True, help="Plain log lines instead of a progress bar.")
 @click.option("--tensorboard", is_flag=True, help="Also log to TensorBoard (RUN/tensorboard; sets train.tensorboard).")
-def run(recipe, overrides, max_steps, device, seed, resume, allow_changes, output_dir, quiet, tensorboard):
+def run(recipe, overrides, max_steps, device, seed, resume, allow_changes, data_root, output_dir, quiet,
+        tensorboard):
     """Train a recipe. Writes a run folder with the recipe, metrics.jsonl, samples and checkpoints.
 
     \b
-    gancompose run RECIPE                       a new run
+    gancompose run RECIPE                       a new run (RECIPE: a file, or a name from gancompose recipes)
+    gancompose run RECIPE --data FOLDER         a new run on your own images
     gancompose run --resume RUN_DIR             continue a run with its own recipe
     gancompose run RECIPE --resume latest       continue the newest run of RECIPE
     gancompose run RECIPE --resume CHECKPOINT   continue from a checkpoint, RECIPE checked against it
@@ -181,6 +186,8 @@ def run(recipe, overrides, max_steps, device, seed, resume, allow_changes, outpu
         resume = resolve_resume(resume)
         r = recipe_of_checkpoint(Checkpoint(resume), (*overrides, *extra), registry=_registry())
     else:
+        if data_root is not None:
+            extra += [f"data.root={json.dumps(_data_folder(recipe, overrides, data_root))}"]
         r = _load(recipe, (*overrides, *extra))
     result = None
     try:
@@ -276,11 +283,103 @@ def sample(checkpoint, count, output, seed, no_ema, device, class_, per_class, t
     err_console.print(f"wrote {len(images)} samples to {path}", soft_wrap=True)
 
 
+def _data_folder(recipe: str, overrides, folder: str) -> str:
+    """``--data FOLDER``: the recipe must read its data from a folder (its dataset has a ``root``)."""
+    base = _load(recipe, overrides)
+    if "root" not in type(base.data).model_fields:
+        readers = [c.name for c in _registry().of_kind("dataset") if "root" in c.params.model_fields]
+        raise GancomposeError(f"--data gives a folder, but this recipe's data ({base.data.type!r}) is not read from "
+                              "one", hint=f"use a recipe whose data is one of {', '.join(readers)}: e.g. "
+                                          "gancompose run stylegan2_ada_folder --data FOLDER")
+    if not Path(folder).expanduser().is_dir():
+        raise GancomposeError(f"--data {folder}: no such folder", hint="give the folder that holds your images")
+    return str(Path(folder).expanduser())
+
+
 @cli.command()
 def schema():
     """Print the JSON Schema of recipes (every registered component included)."""
     from gancompose.recipe import recipe_model
     click.echo(json.dumps(recipe_model(_registry()).model_json_schema(), indent=2))
+
+
+@cli.group("recipes", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def recipes_(ctx, as_json):
+    """List the recipes that ship with gancompose and its plugins (run one by name: gancompose run NAME).
+
+    \b
+    gancompose recipes                     name, what it trains, its data and whether that data is here
+    gancompose recipes copy NAME [DEST]    an editable copy (DEST: a file or folder; default ./NAME.toml)"""
+    if ctx.invoked_subcommand is not None:
+        return
+    from gancompose.data import DatasetParams
+    from gancompose.recipe import load_recipe
+    from gancompose.recipe.shipped import describe, shipped_recipes
+    reg = _registry()
+    rows = []
+    for name, shipped in shipped_recipes(reg).items():
+        try:
+            recipe = load_recipe(shipped.path, registry=reg)
+        except GancomposeError as exc:
+            rows.append((name, shipped.package, describe(shipped.path), "-", f"invalid here: {exc.message}"))
+            continue
+        if isinstance(recipe.data, DatasetParams):  # data on disk: is it there?
+            missing = recipe.data.missing()
+            status = "ready" if missing is None else f"needs data: {missing}"
+        else:
+            status = "generated (no download)"
+        data = recipe.data
+        rows.append((name, shipped.package, describe(shipped.path), data.type, status))
+    if as_json:
+        click.echo(json.dumps([dict(zip(("name", "package", "description", "data", "status"), r)) for r in rows],
+                              indent=2))
+        return
+    from rich.table import Table
+    table = Table(title="recipes (gancompose run NAME; gancompose recipes copy NAME to edit one)")
+    for col in ("name", "what it trains", "data", "status"):
+        table.add_column(col, overflow="fold")
+    for name, package, text, data, status in rows:
+        table.add_row(name + ("" if package == "gancompose_recipes" else f" ({package})"), text, data, status)
+    out_console.print(table)
+
+
+@recipes_.command("copy")
+@click.argument("name")
+@click.argument("dest", required=False, type=click.Path())
+@click.option("--force", is_flag=True, help="Overwrite DEST if it exists.")
+def recipes_copy(name, dest, force):
+    """Write an editable copy of the shipped recipe NAME (and of the recipes it extends, beside it)."""
+    from pathlib import Path
+    from gancompose.errors import did_you_mean
+    from gancompose.recipe.load import load_raw
+    from gancompose.recipe.shipped import shipped_recipes
+    shipped = shipped_recipes(_registry())
+    if name not in shipped:
+        raise GancomposeError(f"no shipped recipe named {name!r}", hint=did_you_mean(name, list(shipped)))
+    target = Path(dest) if dest else Path(f"{name}.toml")
+    if target.is_dir() or (dest and dest.endswith(("/", "\\"))):
+        target = target / f"{name}.toml"
+    load_raw(shipped[name].path)  # readable, extends resolved
+    copies = [(shipped[name].path, target)]
+    source, text = shipped[name].path, shipped[name].path.read_text(encoding="utf-8")
+    from gancompose.recipe.load import tomllib
+    parent = tomllib.loads(text).get("extends")
+    while isinstance(parent, str):  # the recipes it extends, as files beside it, so the copy stands alone
+        source = (source.parent / parent)
+        copies.append((source, target.parent / parent))
+        parent = tomllib.loads(source.read_text(encoding="utf-8")).get("extends")
+    for src, dst in copies:
+        if dst.exists() and not force:
+            raise GancomposeError(f"{dst} exists", hint="pass --force to overwrite it, or give another DEST")
+    for src, dst in copies:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(dst.name + ".tmp")
+        tmp.write_bytes(src.read_bytes())
+        tmp.replace(dst)
+        out_console.print(f"wrote {escape(str(dst))}" + ("" if src == copies[0][0] else " (extended by it)"))
+    out_console.print(f"edit it, then: gancompose run {escape(str(target))}", soft_wrap=True)
 
 
 @cli.group()
@@ -338,8 +437,14 @@ def translate(checkpoint, direction, input_dir, output_dir, size, side_by_side, 
     _registry()
     result = translate_folder(checkpoint, direction, input_dir, output_dir, size=size, device=device,
                               side_by_side=side_by_side)
-    err_console.print(f"wrote {len(result.written)} images translated by {result.network} to {escape(output_dir)}",
-                      soft_wrap=True)
+    err_console.print(f"wrote {len(result.written)} images translated by {result.network} to {escape(output_dir)}, "
+                      f"at {result.size}x{result.size}", soft_wrap=True)
+    if result.resized:
+        err_console.print(f"[yellow]note:[/] {result.resized} of the {len(result.written)} inputs were not "
+                          f"{result.size}x{result.size} and were resized to it"
+                          + ("" if size else " (the size the network was trained at)")
+                          + "; --size N translates at another size (a ResNet generator takes any multiple of 4)",
+                          soft_wrap=True)
 
 
 # ------------------------------------------------------------------ portable weights (issue #8)

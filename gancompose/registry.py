@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import importlib.metadata
 import inspect
+import types
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -76,6 +77,8 @@ class Registry:
     clashes: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     #: one line per conflict that loading worked around (clashing names, entry points named alike)
     warnings: list[str] = field(default_factory=list)
+    #: the importable modules of the loaded plugins (where their shipped recipes are found)
+    modules: list[str] = field(default_factory=list)
 
     def get(self, kind: str, name: str) -> Component:
         try:
@@ -187,6 +190,7 @@ def build_registry(extra_plugins: dict[str, object] | None = None, *, entry_poin
     for name, plugin in (extra_plugins or {}).items():
         pm.register(plugin, name=name)
     reg.plugins = [pm.get_name(p) for p in pm.get_plugins()]
+    reg.modules = sorted(p.__name__ for p in pm.get_plugins() if isinstance(p, types.ModuleType))
 
     for hook_name, kind in HOOK_KINDS.items():
         hook = getattr(pm.hook, hook_name)

@@ -51,6 +51,9 @@ def image_files(folder: Path) -> list[Path]:
 class TranslateResult:
     network: str
     written: list[Path]
+    #: the square size the images were translated at, and how many inputs had another size (resized to it)
+    size: int = 0
+    resized: int = 0
 
 
 def _network(checkpoint: str | Path, direction: str | None, device: str) -> tuple[str, torch.nn.Module, tuple]:
@@ -90,8 +93,10 @@ def translate_folder(checkpoint: str | Path, direction: str | None, input_dir: s
     input_dir, output_dir = Path(input_dir), Path(output_dir)
     files = image_files(input_dir)
     written: list[Path] = []
+    resized = 0
     for start in range(0, len(files), batch_size):
         chunk = files[start:start + batch_size]
+        resized += sum(_size_of(f) != (size, size) for f in chunk)
         x = to_unit_range(torch.stack([load_image(f, channels, (size, size)) for f in chunk])).to(device_)
         try:
             y = net(x).float().cpu()
@@ -104,4 +109,11 @@ def translate_folder(checkpoint: str | Path, direction: str | None, input_dir: s
             img = torch.stack([src, out]) if side_by_side else out[None]
             vutils.save_image(img, dest, nrow=2, padding=0, normalize=True, value_range=(-1, 1))
             written.append(dest)
-    return TranslateResult(name, written)
+    return TranslateResult(name, written, size, resized)
+
+
+def _size_of(path: Path) -> tuple[int, int]:
+    """(width, height) from the file's header, without decoding it."""
+    from PIL import Image
+    with Image.open(path) as img:
+        return img.size

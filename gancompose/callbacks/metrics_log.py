@@ -14,7 +14,10 @@ class MetricsLog:
 
     def on_train_start(self, run) -> None:
         self._truncate_after(run.state.step)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.touch()  # there from the start, even for a run stopped before its first interval
         self._t, self._step, self._images = time.perf_counter(), run.state.step, run.state.images_seen
+        self._logs = None
 
     def _truncate_after(self, step: int) -> None:
         """On resume, drop lines an interrupted run wrote after its last checkpoint."""
@@ -25,9 +28,14 @@ class MetricsLog:
         self.path.write_text("".join(line + "\n" for line in keep))
 
     def on_step_end(self, run, logs) -> None:
+        self._logs = logs
         step = run.state.step
         if (step % self.every and step != run.total_steps) or step == self._step:  # (nothing new after a rollback)
             return
+        self._record(run, logs)
+
+    def _record(self, run, logs) -> None:
+        step = run.state.step
         now = time.perf_counter()
         losses = logs.means()  # one host sync per interval
         logs.reset()
@@ -43,4 +51,7 @@ class MetricsLog:
             fh.write(json.dumps(record) + "\n")
 
     def on_train_end(self, run) -> None:
-        pass
+        """A run that stops between intervals (Ctrl-C, --max-steps, a stop before the first interval) logs the
+        steps since the last line, so metrics.jsonl always ends at the last step trained."""
+        if self._logs is not None and run.state.step != self._step and self._logs.means():
+            self._record(run, self._logs)

@@ -1,8 +1,11 @@
-"""Sample grids at intervals: ``samples/step_NNNNNN.png`` from a fixed latent batch, or the grid the
+"""Sample grids at intervals: ``samples/step_NNNNNN.png`` (and ``samples/latest.png``, always the newest) from a
+fixed latent batch, or the grid the
 schedule draws itself (``schedule.sample_grid(run, n) -> (images, row length)``: a cycle pair shows its
 translations side by side)."""
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 from gancompose.engine.context import is_conditional
@@ -18,7 +21,13 @@ class SampleGrid:
         pass
 
     def _write(self, run) -> None:
-        path = self.folder / f"step_{run.state.step:07d}.png"
+        self._draw(run, self.folder / f"step_{run.state.step:07d}.png")
+        latest = self.folder / "latest.png"  # always the newest grid, replaced atomically
+        tmp = self.folder / ".latest.png.tmp"
+        shutil.copyfile(self.last, tmp)
+        os.replace(tmp, latest)
+
+    def _draw(self, run, path: Path) -> None:
         if hasattr(run.schedule, "sample_grid"):
             images, nrow = run.schedule.sample_grid(run, self.n)
             self.last = save_grid(images, path, nrow=nrow)

@@ -34,6 +34,11 @@ class DatasetParams(Params):
         """The data's shape from the parameters alone, or None (the data must be read to know it)."""
         return None
 
+    def missing(self) -> str | None:
+        """A cheap look at the disk: None when the data's files are there, else what is missing and the command
+        (or step) that gets them, in one line (``gancompose recipes`` shows it per recipe)."""
+        return None
+
 
 class DataStandIn:
     """Stands in for a dataset whose files are not on disk yet, where only its shape is needed (``validate``,

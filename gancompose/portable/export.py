@@ -124,7 +124,7 @@ def _from_checkpoint(ck: WeightsFile, name: str | None, ema: bool, registry: Reg
     from gancompose.recipe import validate_recipe
     raw = ck.recipe
     name = name or _default_network(raw, ck.path)
-    prefix = ck.network_prefix(name, ema=ema)
+    prefix = ck.network_prefix(name, ema=ema, drop_ema="export without --ema (the trained weights)")
     recipe = validate_recipe(raw, file=str(ck.path), registry=registry)
     spec_model = recipe.networks[name]
     sample_shape = ck.meta_json("sample_shape")

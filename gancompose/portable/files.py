@@ -82,9 +82,11 @@ class WeightsFile(Checkpoint):
                 rows.append((key, tuple(sl.get_shape()), str(sl.get_dtype())))
         return rows
 
-    def network_prefix(self, name: str | None, *, ema: bool = False, wanted_by: str = "") -> str:
+    def network_prefix(self, name: str | None, *, ema: bool = False, wanted_by: str = "",
+                       drop_ema: str = "set ema = false") -> str:
         """``networks.NAME.`` (or ``ema.NAME.``) for a network of this file; one clear error if it has none.
-        ``name`` None: the file's only network."""
+        ``name`` None: the file's only network. ``drop_ema``: how the caller's user asks for the trained weights
+        instead (a recipe key, or a command-line flag)."""
         names = self.network_names
         where = f"{wanted_by}: " if wanted_by else ""
         if name is None:
@@ -97,7 +99,7 @@ class WeightsFile(Checkpoint):
         if ema:
             if self.kind != "checkpoint" or not self.has_ema(name):
                 raise CheckpointError(f"{where}{self.path} has no EMA copy of {name!r}",
-                                      hint="set ema = false, or train with train.ema = { network = "
+                                      hint=f"{drop_ema}, or train with train.ema = {{ network = "
                                            f"\"{name}\" }}")
             return f"ema.{name}."
         return f"networks.{name}."

@@ -32,11 +32,23 @@ MAX_EXTENDS = 32
 INT_RANGE = (-(2 ** 63), 2 ** 64 - 1)
 
 
+def _shipped_hint(path: Path) -> str:
+    from gancompose.recipe.shipped import shipped_recipes
+    try:
+        names = list(shipped_recipes())
+    except Exception:  # the hint must never hide the error
+        return "gancompose recipes lists the recipes that ship with gancompose and its plugins"
+    import difflib
+    near = difflib.get_close_matches(path.stem, names, n=1)
+    return (f"did you mean {near[0]!r}? " if near else "") + \
+        "gancompose recipes lists the recipes that ship with gancompose and its plugins (run one by name)"
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         if not path.is_file():
             if not path.exists():
-                raise RecipeError("recipe file not found", file=str(path))
+                raise RecipeError("recipe file not found", file=str(path), hint=_shipped_hint(path))
             raise RecipeError("cannot read the recipe: not a regular file", file=str(path),
                               hint="a recipe is a .toml file")
         with open(path, "rb") as fh:
@@ -429,8 +441,10 @@ def validate_recipe(raw: dict[str, Any], *, file: str | None = None, registry: R
 
 
 def load_recipe(path: str | Path, overrides: Sequence[str] = (), *, registry: Registry | None = None):
-    """Read, merge, override and validate a recipe file. The run name defaults to the file's stem."""
-    path = Path(path)
+    """Read, merge, override and validate a recipe file, or a shipped recipe by name (``vanilla_gan_ring``:
+    gancompose/recipe/shipped.py). The run name defaults to the file's stem."""
+    from gancompose.recipe.shipped import resolve
+    path = resolve(path, registry)
     raw = load_raw(path)
     raw = apply_overrides(raw, overrides)
     raw.setdefault("name", path.stem)

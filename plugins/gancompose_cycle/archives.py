@@ -198,6 +198,12 @@ class Monet2PhotoParams(UnpairedFoldersParams):
     """Parameters of the ``monet2photo`` dataset (the official CycleGAN set: 1072 Monet paintings and 6287
     photos for training, 121 and 751 for testing)."""
     published_sizes: ClassVar[dict[str, tuple[int, int]]] = {"train": (1072, 6287), "test": (121, 751)}
+
+    def missing(self) -> str | None:
+        root = Path(self.root).expanduser()
+        if super().missing() is None:
+            return None
+        return "run: " + commands("monet2photo", root.parent if root.name == "monet2photo" else root).replace("`", "")
     root: str = Field("data/monet2photo", description="the unpacked set (gancompose data download monet2photo "
                                                       "--root data puts it in data/monet2photo)")
 

@@ -81,6 +81,11 @@ class UnpairedFoldersParams(DatasetParams):
         sizes = (self.published_sizes or {}).get(self.split)
         return DataShape((3, self.image_size, self.image_size), None, max(sizes) if sizes else None, DOMAINS)
 
+    def missing(self) -> str | None:
+        root = Path(self.root).expanduser()
+        absent = [f"{self.split}{d}/" for d in DOMAINS if not (root / f"{self.split}{d}").is_dir()]
+        return None if not absent else f"put the images of each domain in {self.root}/{' and '.join(absent)}"
+
 
 class UnpairedFolders(Dataset):
     """Two folders of images, unpaired (CycleGAN's ``unaligned`` mode), read lazily with Pillow."""

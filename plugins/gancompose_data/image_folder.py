@@ -39,6 +39,12 @@ class ImageFolderParams(DatasetParams):
             return None  # the class count is the number of subfolders: known once they are there
         return DataShape((self.channels, self.image_size, self.image_size))
 
+    def missing(self) -> str | None:
+        root = Path(self.root).expanduser()
+        if root.is_dir() and any(p.suffix.lower() in IMAGE_EXTENSIONS for p in root.rglob("*")):
+            return None
+        return f"{self.prepare}" if self.prepare else f"put images in {self.root}/ (or --set data.root=PATH)"
+
 
 class ImageFolderDataset(Dataset):
     """Any folder of images (recursive), resized and cropped to a square; optional labels from subfolders.

@@ -29,6 +29,9 @@ class MNISTParams(DatasetParams):
     def data_shape(self) -> DataShape:
         return DataShape((1, self.image_size, self.image_size), 10, 60000 if self.train else 10000)
 
+    def missing(self) -> str | None:
+        return f"run: {_dl.download_command('mnist', self.root)}" if _dl.missing_files("mnist", self.root) else None
+
 
 class CIFAR10Params(DatasetParams):
     """Parameters of the ``cifar10`` dataset."""
@@ -40,6 +43,10 @@ class CIFAR10Params(DatasetParams):
 
     def data_shape(self) -> DataShape:
         return DataShape((3, self.image_size, self.image_size), 10, 50000 if self.train else 10000)
+
+    def missing(self) -> str | None:
+        return (f"run: {_dl.download_command('cifar10', self.root)}" if _dl.missing_files("cifar10", self.root)
+                else None)
 
 
 def _resize(images: torch.Tensor, size: int) -> torch.Tensor:
