@@ -40,9 +40,10 @@ class StepLogs:
 
     def watch(self, step: int, total: torch.Tensor) -> None:
         """Note (on the device, no host sync) whether this step's total loss is finite (and within max_loss)."""
-        bad = ~torch.isfinite(total.detach())
-        if self.max_loss:
-            bad = bad | (total.detach().abs() > self.max_loss)
+        if self.max_loss:  # one compare covers NaN and Inf too (NaN <= x is false)
+            bad = ~(total.detach().abs() <= self.max_loss)
+        else:
+            bad = ~torch.isfinite(total.detach())
         if self._first_bad is None:
             self._first_bad = torch.full((), -1, dtype=torch.long, device=total.device)
         self._first_bad.masked_fill_(bad & (self._first_bad < 0), step)
