@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torchvision.utils as vutils
 
 from gancompose.engine.context import call, is_conditional
 from gancompose.errors import GancomposeError
@@ -108,6 +107,7 @@ def to_grid_image(samples: torch.Tensor, nrow: int | None = None) -> torch.Tenso
         side = int(samples.shape[1] ** 0.5)
         samples = samples.view(-1, 1, side, side) if side * side == samples.shape[1] else samples[:, None, None, :]
     nrow = nrow or max(1, int(len(samples) ** 0.5))
+    import torchvision.utils as vutils  # here, not at import: torchvision's import costs seconds (dynamo)
     return vutils.make_grid(samples, nrow=nrow, normalize=True, value_range=(-1, 1), padding=2)
 
 
@@ -163,5 +163,6 @@ def save_grid(samples: torch.Tensor, path: str | Path, nrow: int | None = None) 
         raise GancomposeError(f"{path}: unknown image extension {path.suffix!r}",
                               hint=f"supported: {', '.join(IMAGE_EXTENSIONS)}")
     path.parent.mkdir(parents=True, exist_ok=True)
+    import torchvision.utils as vutils
     vutils.save_image(to_grid_image(samples, nrow), str(path))
     return path

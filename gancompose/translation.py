@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torchvision.utils as vutils
 from gancompose.data.images import IMAGE_EXTENSIONS, load_image, scan_images, to_unit_range
 from gancompose.errors import GancomposeError, did_you_mean
 
@@ -92,6 +91,7 @@ def translate_folder(checkpoint: str | Path, direction: str | None, input_dir: s
     size = size or height
     input_dir, output_dir = Path(input_dir), Path(output_dir)
     files = image_files(input_dir)
+    import torchvision.utils as vutils  # here: torchvision's import costs seconds
     written: list[Path] = []
     resized = 0
     for start in range(0, len(files), batch_size):

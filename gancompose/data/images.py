@@ -10,7 +10,6 @@ from pathlib import Path
 
 import torch
 from PIL import Image, ImageOps
-from torchvision.transforms import v2
 
 from gancompose.errors import DataError
 
@@ -47,6 +46,7 @@ def load_image(path: Path, channels: int = 3, size: tuple[int, int] | None = Non
             im = ImageOps.exif_transpose(im).convert("RGB" if channels == 3 else "L")
             if size is not None:
                 im = im.resize(size, Image.BICUBIC)
+            from torchvision.transforms import v2  # here: torchvision's import costs seconds
             return v2.functional.pil_to_tensor(im)
     except Exception as exc:
         raise DataError(f"cannot read image {str(path)!r}: {type(exc).__name__}: {exc}",

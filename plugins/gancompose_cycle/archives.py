@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Callable, ClassVar
 
 from pydantic import Field
-from torchvision.datasets.utils import download_url
 
 from gancompose.errors import DataError, did_you_mean
 
@@ -185,6 +184,7 @@ def download(name: str, root: str | Path, mirror: str | None = None, *,
     archive = root / f"{name}.zip"
     log(f"downloading {url}")
     try:
+        from torchvision.datasets.utils import download_url
         download_url(url, str(root), archive.name, md5=None)
     except (urllib.error.URLError, OSError, ValueError, RuntimeError) as exc:
         archive.unlink(missing_ok=True)

@@ -15,7 +15,6 @@ import urllib.error
 from pathlib import Path
 from typing import Callable
 
-from torchvision.datasets.utils import check_integrity, download_url, extract_archive
 
 from gancompose.errors import DataError, did_you_mean
 
@@ -56,6 +55,21 @@ CIFAR10_MEMBERS: dict[str, str] = {
     "test_batch": "40351d587109b95175f43aff81a1287e",
     "batches.meta": "5ff9c542aee3614f3951f8cda6e48888",
 }
+
+
+def check_integrity(path: str, md5: str) -> bool:  # torchvision's, imported when used (seconds at import)
+    from torchvision.datasets.utils import check_integrity as check
+    return check(path, md5)
+
+
+def download_url(url: str, folder: str, filename: str, md5=None) -> None:
+    from torchvision.datasets.utils import download_url as fetch
+    fetch(url, folder, filename, md5=md5)
+
+
+def extract_archive(archive: str, dest: str) -> None:
+    from torchvision.datasets.utils import extract_archive as extract
+    extract(archive, dest)
 
 
 def download_command(name: str, root: str | os.PathLike) -> str:

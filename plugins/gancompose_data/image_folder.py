@@ -7,7 +7,6 @@ from typing import Literal, Optional
 import torch
 from pydantic import Field
 from torch.utils.data import Dataset
-from torchvision.transforms import v2
 
 from gancompose.data import DataShape, DatasetParams
 from gancompose.data.images import (IMAGE_EXTENSIONS, load_image, random_crop, random_hflip, scan_images,
@@ -98,6 +97,7 @@ class ImageFolderDataset(Dataset):
         size = params.image_size
         self.sample_shape: tuple[int, ...] = (params.channels, size, size)
 
+        from torchvision.transforms import v2  # here, not at registration: torchvision's import costs seconds
         steps: list = []  # the deterministic part; the random crop and flip are drawn per item (_augment)
         if params.resize:
             steps.append(v2.Resize((size, size) if params.crop == "none" else size, antialias=True))

@@ -9,7 +9,6 @@ import os
 
 import torch
 import torch.nn.functional as F
-import torchvision
 from pydantic import Field
 
 from gancompose.data import DataShape, DatasetParams
@@ -68,21 +67,26 @@ def _missing(name: str, root: str, pretty: str) -> DataError:
                      hint=f"run: {_dl.download_command(name, root)}")
 
 
-class _TorchvisionCIFAR10(torchvision.datasets.CIFAR10):
-    """torchvision's CIFAR10 checking the members' md5 from :data:`download.CIFAR10_MEMBERS`."""
+def _torchvision_cifar10():
+    """torchvision's CIFAR10 checking the members' md5 from :data:`download.CIFAR10_MEMBERS` (built when first
+    needed: importing torchvision costs seconds, which listing or validating recipes should not pay)."""
+    import torchvision
 
-    @property
-    def train_list(self):  # type: ignore[override]
-        return [[n, _dl.CIFAR10_MEMBERS[n]] for n in ("data_batch_1", "data_batch_2", "data_batch_3",
-                                                       "data_batch_4", "data_batch_5")]
+    class TorchvisionCIFAR10(torchvision.datasets.CIFAR10):
+        @property
+        def train_list(self):  # type: ignore[override]
+            return [[n, _dl.CIFAR10_MEMBERS[n]] for n in ("data_batch_1", "data_batch_2", "data_batch_3",
+                                                           "data_batch_4", "data_batch_5")]
 
-    @property
-    def test_list(self):  # type: ignore[override]
-        return [["test_batch", _dl.CIFAR10_MEMBERS["test_batch"]]]
+        @property
+        def test_list(self):  # type: ignore[override]
+            return [["test_batch", _dl.CIFAR10_MEMBERS["test_batch"]]]
 
-    @property
-    def meta(self):  # type: ignore[override]
-        return {"filename": "batches.meta", "key": "label_names", "md5": _dl.CIFAR10_MEMBERS["batches.meta"]}
+        @property
+        def meta(self):  # type: ignore[override]
+            return {"filename": "batches.meta", "key": "label_names", "md5": _dl.CIFAR10_MEMBERS["batches.meta"]}
+
+    return TorchvisionCIFAR10
 
 
 class MNISTDataset(InMemoryImages):
@@ -97,6 +101,7 @@ class MNISTDataset(InMemoryImages):
         if _dl.missing_files("mnist", params.root):
             raise _missing("mnist", params.root, "MNIST")
         try:
+            import torchvision
             ds = torchvision.datasets.MNIST(params.root, train=params.train, download=False)
         except Exception as exc:
             raise DataError(f"cannot read MNIST under {os.path.join(params.root, 'MNIST', 'raw')!r}: "
@@ -125,7 +130,7 @@ class CIFAR10Dataset(InMemoryImages):
             raise _missing("cifar10", params.root, "CIFAR-10")
         folder = os.path.join(params.root, "cifar-10-batches-py")
         try:
-            ds = _TorchvisionCIFAR10(params.root, train=params.train, download=False)
+            ds = _torchvision_cifar10()(params.root, train=params.train, download=False)
         except Exception as exc:
             what = "corrupted (md5 mismatch)" if isinstance(exc, RuntimeError) else f"{type(exc).__name__}: {exc}"
             raise DataError(f"cannot read CIFAR-10 under {folder!r}: {what}",
