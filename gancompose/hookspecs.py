@@ -178,3 +178,17 @@ def register_schedules(register):
     summed, which optimizers step, which networks are frozen, how often a phase repeats. A GAN
     variant is a composition of components and a schedule, never a trainer subclass.
     """
+
+
+@hookspec
+def register_commands(cli):
+    """Add command-line commands (the pattern of simonw/llm's hook of the same name).
+
+    ``cli`` is gancompose's root ``click.Group``: ``cli.add_command(my_command)`` adds ``gancompose my-command``,
+    and ``cli.commands["import"].add_command(...)`` adds ``gancompose import FORMAT`` for a format of official
+    checkpoints the plugin converts. A command raises :class:`gancompose.GancomposeError` (or a subclass) for
+    what the user got wrong: the CLI prints it as one ``error:`` line and exits 2, no traceback. The hook runs the
+    first time the CLI looks up or lists its commands; a plugin whose hook raises is reported and the others'
+    commands still load. Commands of the built-in families live in their plugins (``gancompose translate`` and
+    ``gancompose import cyclegan`` in gancompose_cycle), registered through this same hook.
+    """

@@ -79,6 +79,17 @@ class Registry:
     warnings: list[str] = field(default_factory=list)
     #: the importable modules of the loaded plugins (where their shipped recipes are found)
     modules: list[str] = field(default_factory=list)
+    #: (plugin name, its ``register_commands`` implementation), called by :meth:`add_commands`
+    command_hooks: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
+
+    def add_commands(self, cli) -> None:
+        """Let every plugin add its commands to the click group ``cli`` (``register_commands``); a plugin whose
+        hook raises is recorded in ``failures`` and the others' commands still load."""
+        for plugin, hook in self.command_hooks:
+            try:
+                hook(cli=cli)
+            except Exception as exc:
+                self.failures.append(PluginFailure(plugin, "register_commands", f"{type(exc).__name__}: {exc}"))
 
     def get(self, kind: str, name: str) -> Component:
         try:
@@ -191,6 +202,7 @@ def build_registry(extra_plugins: dict[str, object] | None = None, *, entry_poin
         pm.register(plugin, name=name)
     reg.plugins = [pm.get_name(p) for p in pm.get_plugins()]
     reg.modules = sorted(p.__name__ for p in pm.get_plugins() if isinstance(p, types.ModuleType))
+    reg.command_hooks = [(impl.plugin_name, impl.function) for impl in pm.hook.register_commands.get_hookimpls()]
 
     for hook_name, kind in HOOK_KINDS.items():
         hook = getattr(pm.hook, hook_name)

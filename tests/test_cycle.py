@@ -18,7 +18,7 @@ from gancompose.builder import build_run
 from gancompose.checkpoint import Checkpoint
 from gancompose.cli import cli
 from gancompose.errors import DataError, RecipeError
-from gancompose.portable.importers.cyclegan_reference import OfficialResnetGenerator
+from gancompose_cycle.reference import OfficialResnetGenerator
 from gancompose.recipe import load_raw, load_recipe
 from gancompose.runner import run_recipe
 from gancompose_core.lr_schedules import EpochLinearDecay, EpochLinearDecayParams

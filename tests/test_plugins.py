@@ -186,14 +186,53 @@ def _hookspec_names() -> set[str]:
             if hasattr(fn, "gancompose_spec")}
 
 
+#: hooks that add something other than a component kind
+NON_COMPONENT_HOOKS = {"register_commands"}
+
+
 def test_every_hookspec_has_a_kind_and_the_test_plugin_covers_them():
-    specs = _hookspec_names()
+    specs = _hookspec_names() - NON_COMPONENT_HOOKS
     assert len(specs) == 12
     assert set(HOOK_KINDS) == specs
     assert set(KINDS) == set(HOOK_KINDS.values())
     implemented = {name for name, _ in inspect.getmembers(EveryHook, inspect.isfunction)
                    if name.startswith("register_")}
     assert implemented == specs
+
+
+def test_a_plugin_adds_commands_and_a_broken_one_does_not_take_the_others_down():
+    import click
+
+    class Adds:
+        @hookimpl
+        def register_commands(cli):
+            @click.command("hello-plugin")
+            def hello():
+                """Say hello."""
+                click.echo("hello from a plugin")
+            cli.add_command(hello)
+
+    class Breaks:
+        @hookimpl
+        def register_commands(cli):
+            raise RuntimeError("boom")
+
+    reg = build_registry(extra_plugins={"adds": Adds, "breaks": Breaks}, entry_points=False)
+    group = click.Group("cli")
+    group.add_command(click.Group("import"))
+    reg.add_commands(group)
+    assert "hello-plugin" in group.commands
+    assert [(f.plugin, f.stage) for f in reg.failures] == [("breaks", "register_commands")]
+    assert CliRunner().invoke(group, ["hello-plugin"]).output == "hello from a plugin\n"
+
+
+def test_the_cycle_family_commands_come_from_its_plugin():
+    res = CliRunner().invoke(cli, ["--help"])
+    assert "translate" in res.output
+    res = CliRunner().invoke(cli, ["import", "--help"])
+    assert "cyclegan" in res.output
+    from gancompose_cycle import commands
+    assert cli.get_command(None, "translate") is commands.translate
 
 
 def test_every_hook_registers_a_component(builtin_keys):

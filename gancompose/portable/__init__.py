@@ -18,7 +18,6 @@ _EXPORTS = {
     "apply_trainable": "gancompose.portable.freeze",
     "inspect_file": "gancompose.portable.inspect",
     "diff_with_recipe": "gancompose.portable.inspect",
-    "import_cyclegan": "gancompose.portable.importers.cyclegan",
 }
 
 __all__ = sorted(_EXPORTS)

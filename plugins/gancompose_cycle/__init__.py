@@ -4,8 +4,8 @@ and identity terms, trained on unpaired two-domain data.
 Blocks ``resnet_generator`` and ``patchgan_discriminator``; regularizers ``cycle_consistency`` and
 ``identity``; the ``cycle`` schedule (with the image pool); datasets ``unpaired_folders``, ``monet2photo``
 (``gancompose data download monet2photo``) and the offline ``unpaired_shapes``; the ``translation``
-metric. Registered through the
-``gancompose`` entry point ``cycle`` like any third-party plugin.
+metric; the commands ``gancompose translate`` and ``gancompose import cyclegan`` (commands.py). Registered
+through the ``gancompose`` entry point ``cycle`` like any third-party plugin.
 """
 from gancompose import hookimpl, register_all
 
@@ -43,3 +43,9 @@ def register_datasets(register):
 def register_metrics(register):
     from gancompose_cycle.metrics import METRICS
     register_all(register, METRICS)
+
+
+@hookimpl
+def register_commands(cli):
+    from gancompose_cycle.commands import add_commands
+    add_commands(cli)

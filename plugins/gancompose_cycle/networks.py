@@ -3,8 +3,9 @@
 Layer for layer those of the official code (junyanz/pytorch-CycleGAN-and-pix2pix, models/networks.py,
 ``ResnetGenerator`` and ``NLayerDiscriminator``): at ngf = ndf = 64 with instance norm, ResNet-9 has
 11,378,179 parameters, ResNet-6 7,837,699, the 70x70 PatchGAN (n_layers = 3) 2,764,737. The generator's
-module tree is :class:`gancompose.portable.importers.cyclegan_reference.ResnetGenerator` (kept in the core
-because ``gancompose import cyclegan`` converts official files to it), so an imported file loads here.
+module tree is :class:`gancompose_cycle.reference.ResnetGenerator`, the layout ``gancompose import cyclegan``
+(gancompose_cycle/importer.py, a command this plugin adds) converts official files to, so an imported file
+loads here.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pydantic import Field, PositiveInt
 from torch import nn
 
 from gancompose import Params, RecipeError
-from gancompose.portable.importers.cyclegan_reference import N_DOWN, ResnetGenerator, norm_layer
+from gancompose_cycle.reference import N_DOWN, ResnetGenerator, norm_layer
 
 Norm = Literal["instance", "batch", "none"]
 

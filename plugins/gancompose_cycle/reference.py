@@ -7,7 +7,7 @@ to check an official file's keys, shapes and parameter count (ResNet-9 at ngf = 
 
 :class:`ResnetGenerator` is the same network laid out with the names gancompose gives it
 (``stem.conv.weight``, ``blocks.0.conv1.weight``, ``up.1.conv.weight``, ``head.conv.weight``): the layout of
-the ``resnet_generator`` block that the CycleGAN plugin is to register. Both compute the same function.
+the ``resnet_generator`` block that this plugin registers. Both compute the same function.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ of the CycleGAN models are ngf = 64, n_blocks = 9 (``resnet_9blocks``), norm = i
 parameters, no dropout, reflection padding; ``resnet_6blocks``, batch norm and dropout are detected from the
 keys too. Reflection padding is assumed (``padding_type`` leaves no trace in the weights).
 
-The file is checked against the official module tree (:mod:`cyclegan_reference`): every key and shape
+The file is checked against the official module tree (:mod:`gancompose_cycle.reference`): every key and shape
 must load into it exactly. Its tensors are then renamed, with the table of :func:`key_table`, to the
 layout of the ``resnet_generator`` block (``stem``, ``down.i``, ``blocks.i``, ``up.i``, ``head``) and both
 modules are run on one probe image to check they compute the same function.
@@ -26,7 +26,7 @@ from gancompose import __version__
 from gancompose.checkpoint import NETWORK_FORMAT, atomic_save
 from gancompose.errors import CheckpointError
 from gancompose.portable.files import sha256_of
-from gancompose.portable.importers.cyclegan_reference import OfficialResnetGenerator, ResnetGenerator
+from gancompose_cycle.reference import OfficialResnetGenerator, ResnetGenerator
 
 BLOCK = "resnet_generator"
 SOURCE = "junyanz/pytorch-CycleGAN-and-pix2pix models/networks.py ResnetGenerator"
@@ -198,7 +198,7 @@ def import_cyclegan(source: str | Path, output: str | Path, *, name: str = "gene
         "block": BLOCK,
         "source": json.dumps({"format": "cyclegan", "code": SOURCE, "file": source.name,
                               "sha256": sha256_of(source), "dropped": dropped,
-                              "layout": "gancompose.portable.importers.cyclegan_reference.ResnetGenerator"}),
+                              "layout": "gancompose_cycle.reference.ResnetGenerator"}),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     tensors = {f"networks.{name}.{k}": v for k, v in state.items()}
