@@ -6,7 +6,8 @@ Blocks: ``stylegan2_generator`` (mapping network, modulated convolutions with de
 training, keep the mean ``w`` for truncation and expose ``truncation_psi`` / ``style_mix`` to
 ``gancompose sample --truncation / --mixing``. Regularizer: ``path_length`` (StyleGAN2, lazy).
 R1 and the non-saturating loss come from the ``wasserstein`` plugin; equalized-LR layers from
-``gancompose_core.equalized``. See docs/style.md.
+``gancompose_core.equalized``. Command: ``gancompose import stylegan2 network-snapshot.pkl -o NAME.safetensors``
+(commands.py, importer.py; snapshot.py reads the pickle without running code from it). See docs/style.md.
 """
 from gancompose import hookimpl
 
@@ -26,3 +27,9 @@ def register_blocks(register):
 @hookimpl
 def register_regularizers(register):
     register("path_length", PathLength, PathLengthParams)
+
+
+@hookimpl
+def register_commands(cli):
+    from gancompose_style.commands import add_commands
+    add_commands(cli)

@@ -12,7 +12,8 @@ exposes ``features()`` and ``head`` (the output layer), so the recipe's ``projec
 ``auxiliary_classifier`` conditioners can condition it instead.
 
 Module names follow the official code (``b32.fromrgb``, ``b32.conv0``, ``b4.mbstd``, ``b4.fc``, ``b4.out``);
-fp16 and conv clamping are left out (they change no parameter count). One logit per image, shape ``[N]``
+fp16 is left out (it changes no parameter count); ``conv_clamp`` (default None, 256 in official snapshots)
+clamps the fromRGB and 3x3 convolutions' outputs as the official code does. One logit per image, shape ``[N]``
 (the official ``[N, 1]``).
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ import math
 from typing import Literal, Optional
 
 import torch
-from pydantic import Field, NonNegativeInt, PositiveInt
+from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt
 from torch import nn
 
 from gancompose import Params, RecipeError
@@ -35,14 +36,14 @@ from gancompose_style.synthesis import Resolution, channels_for
 
 class DiscriminatorBlock(nn.Module):
     def __init__(self, in_channels: int, tmp_channels: int, out_channels: int, img_channels: int,
-                 architecture: str = "resnet"):
+                 architecture: str = "resnet", conv_clamp: float | None = None):
         super().__init__()
         self.in_channels, self.architecture = in_channels, architecture
         self.register_buffer("resample_filter", make_filter(), persistent=False)
         if in_channels == 0 or architecture == "skip":
-            self.fromrgb = Conv2dLayer(img_channels, tmp_channels, 1, activation="lrelu")
-        self.conv0 = Conv2dLayer(tmp_channels, tmp_channels, 3, activation="lrelu")
-        self.conv1 = Conv2dLayer(tmp_channels, out_channels, 3, activation="lrelu", down=2)
+            self.fromrgb = Conv2dLayer(img_channels, tmp_channels, 1, activation="lrelu", conv_clamp=conv_clamp)
+        self.conv0 = Conv2dLayer(tmp_channels, tmp_channels, 3, activation="lrelu", conv_clamp=conv_clamp)
+        self.conv1 = Conv2dLayer(tmp_channels, out_channels, 3, activation="lrelu", down=2, conv_clamp=conv_clamp)
         if architecture == "resnet":
             self.skip = Conv2dLayer(tmp_channels, out_channels, 1, bias=False, down=2)
 
@@ -84,13 +85,15 @@ class MinibatchStdLayer(nn.Module):
 
 class DiscriminatorEpilogue(nn.Module):
     def __init__(self, in_channels: int, cmap_dim: int, resolution: int, img_channels: int, architecture: str,
-                 mbstd_group_size: int | None, mbstd_num_channels: int):
+                 mbstd_group_size: int | None, mbstd_num_channels: int, conv_clamp: float | None = None):
         super().__init__()
         self.architecture, self.cmap_dim = architecture, cmap_dim
         if architecture == "skip":
             self.fromrgb = Conv2dLayer(img_channels, in_channels, 1, activation="lrelu")
         self.mbstd = MinibatchStdLayer(mbstd_group_size, mbstd_num_channels) if mbstd_num_channels > 0 else None
-        self.conv = Conv2dLayer(in_channels + mbstd_num_channels, in_channels, 3, activation="lrelu")
+        # as the official code: the epilogue's 3x3 conv is clamped, its fromRGB (skip architecture) is not
+        self.conv = Conv2dLayer(in_channels + mbstd_num_channels, in_channels, 3, activation="lrelu",
+                                conv_clamp=conv_clamp)
         self.fc = EqualizedLinear(in_channels * resolution ** 2, in_channels)
         self.out = EqualizedLinear(in_channels, 1 if cmap_dim == 0 else cmap_dim)
 
@@ -114,7 +117,8 @@ class StyleGAN2Discriminator(nn.Module):
 
     def __init__(self, c_dim: int, img_resolution: int, img_channels: int, *, architecture: str = "resnet",
                  channel_base: int = 32768, channel_max: int = 512, cmap_dim: int | None = None,
-                 mbstd_group_size: int | None = 4, mbstd_num_channels: int = 1, mapping_layers: int = 8):
+                 mbstd_group_size: int | None = 4, mbstd_num_channels: int = 1, mapping_layers: int = 8,
+                 conv_clamp: float | None = None):
         super().__init__()
         self.c_dim = c_dim
         self.conditional = c_dim > 0
@@ -123,11 +127,12 @@ class StyleGAN2Discriminator(nn.Module):
         cmap_dim = (ch[4] if cmap_dim is None else cmap_dim) if c_dim > 0 else 0
         for res in self.block_resolutions:
             cin = ch[res] if res < img_resolution else 0
-            setattr(self, f"b{res}", DiscriminatorBlock(cin, ch[res], ch[res // 2], img_channels, architecture))
+            setattr(self, f"b{res}", DiscriminatorBlock(cin, ch[res], ch[res // 2], img_channels, architecture,
+                                                        conv_clamp))
         if c_dim > 0:
             self.mapping = MappingNetwork(0, c_dim, cmap_dim, None, num_layers=mapping_layers, w_avg_beta=None)
         self.b4 = DiscriminatorEpilogue(ch[4], cmap_dim, 4, img_channels, architecture, mbstd_group_size,
-                                        mbstd_num_channels)
+                                        mbstd_num_channels, conv_clamp)
 
     def _blocks(self, img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         x = None
@@ -172,6 +177,10 @@ class StyleGAN2DiscriminatorParams(Params):
                                                        "the official code always uses 8)")
     cmap_dim: Optional[PositiveInt] = Field(None, description="size of the mapped label (default: the 4x4 "
                                                               "channels)")
+    conv_clamp: Optional[PositiveFloat] = Field(
+        None, description="clamp the convolutions' outputs to +-conv_clamp after bias and activation (official "
+                          "StyleGAN2-ADA: 256, with fp16; `gancompose import stylegan2` takes it from the snapshot); "
+                          "none: no clamping")
 
 
 def stylegan2_discriminator(p: StyleGAN2DiscriminatorParams, in_shape: tuple[int, ...]) -> nn.Module:
@@ -183,7 +192,7 @@ def stylegan2_discriminator(p: StyleGAN2DiscriminatorParams, in_shape: tuple[int
     return StyleGAN2Discriminator(p.num_classes, p.image_size, channels, architecture=p.architecture,
                                   channel_base=p.channel_base, channel_max=p.channel_max, cmap_dim=p.cmap_dim,
                                   mbstd_group_size=p.mbstd_group_size, mbstd_num_channels=p.mbstd_num_channels,
-                                  mapping_layers=p.mapping_layers)
+                                  mapping_layers=p.mapping_layers, conv_clamp=p.conv_clamp)
 
 
 stylegan2_discriminator.provides = ("feature_head",)  # features() and a linear head: projection, auxiliary classifier

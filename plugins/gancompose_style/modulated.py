@@ -6,6 +6,10 @@
 unit-variance output whatever the style (Karras et al. 2020, eq. 1-3). It runs either *fused* (one
 grouped convolution with a weight per sample) or as scale-convolve-scale with the shared weight (the
 official code's choice in training); both give the same result.
+
+``conv_clamp`` (official snapshots: 256, set with fp16 training to avoid overflow) clamps each layer's output
+after its bias and activation, as the official ``bias_act(clamp=conv_clamp * gain)`` does; None (the default)
+leaves activations unbounded.
 """
 from __future__ import annotations
 
@@ -43,14 +47,24 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     return x if noise is None else x + noise
 
 
+def clamp(x: torch.Tensor, conv_clamp: float | None, gain: float = 1.0) -> torch.Tensor:
+    """The official ``bias_act(..., clamp=conv_clamp * gain)``: after the bias, the activation and its gain,
+    activations are clamped to ``[-conv_clamp * gain, conv_clamp * gain]`` (``gain``: the layer call's extra
+    gain, sqrt(0.5) in residual blocks; not the activation's own sqrt(2)). None: no clamping."""
+    if conv_clamp is None:
+        return x
+    c = conv_clamp * gain
+    return x.clamp(-c, c)
+
+
 class SynthesisLayer(nn.Module):
     """Modulated 3x3 convolution (optionally upsampling), per-pixel noise times a learned strength, bias,
     leaky ReLU. The style comes from ``w`` through an affine layer initialized to bias 1."""
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, kernel_size: int = 3,
-                 up: int = 1, use_noise: bool = True):
+                 up: int = 1, use_noise: bool = True, conv_clamp: float | None = None):
         super().__init__()
-        self.resolution, self.up, self.use_noise = resolution, up, use_noise
+        self.resolution, self.up, self.use_noise, self.conv_clamp = resolution, up, use_noise, conv_clamp
         self.register_buffer("resample_filter", make_filter(), persistent=False)
         self.affine = EqualizedLinear(w_dim, in_channels, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
@@ -71,14 +85,17 @@ class SynthesisLayer(nn.Module):
         fused = (not self.training) if fused is None else fused
         x = modulated_conv2d(x, self.weight, styles, up=self.up, resample_filter=self.resample_filter, noise=noise,
                              fused=fused)
-        return lrelu(x + self.bias.reshape(1, -1, 1, 1), gain)
+        x = lrelu(x + self.bias.reshape(1, -1, 1, 1), gain)
+        return clamp(x, self.conv_clamp, gain)
 
 
 class ToRGBLayer(nn.Module):
     """Modulated 1x1 convolution to image channels, without demodulation, plus bias (no activation)."""
 
-    def __init__(self, in_channels: int, out_channels: int, w_dim: int, kernel_size: int = 1):
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, kernel_size: int = 1,
+                 conv_clamp: float | None = None):
         super().__init__()
+        self.conv_clamp = conv_clamp
         self.affine = EqualizedLinear(w_dim, in_channels, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channels))
@@ -88,7 +105,7 @@ class ToRGBLayer(nn.Module):
         styles = self.affine(w) * self.weight_gain
         fused = (not self.training) if fused is None else fused
         x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused=fused)
-        return x + self.bias.reshape(1, -1, 1, 1)
+        return clamp(x + self.bias.reshape(1, -1, 1, 1), self.conv_clamp)
 
 
 class Conv2dLayer(ScaledWeight):
@@ -96,9 +113,9 @@ class Conv2dLayer(ScaledWeight):
     with its sqrt(2) gain (StyleGAN2-ADA's ``Conv2dLayer``): the discriminator's layers and the resnet skips."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True,
-                 activation: str = "linear", up: int = 1, down: int = 1):
+                 activation: str = "linear", up: int = 1, down: int = 1, conv_clamp: float | None = None):
         super().__init__()
-        self.activation, self.up, self.down = activation, up, down
+        self.activation, self.up, self.down, self.conv_clamp = activation, up, down, conv_clamp
         self.register_buffer("resample_filter", make_filter(), persistent=False)
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
@@ -108,4 +125,5 @@ class Conv2dLayer(ScaledWeight):
         x = conv2d_resample(x, (self.weight * self.weight_gain).to(x.dtype), self.resample_filter, self.up, self.down)
         if self.bias is not None:
             x = x + self.bias.to(x.dtype).reshape(1, -1, 1, 1)
-        return lrelu(x, gain) if self.activation == "lrelu" else x * gain
+        x = lrelu(x, gain) if self.activation == "lrelu" else x * gain
+        return clamp(x, self.conv_clamp, gain)

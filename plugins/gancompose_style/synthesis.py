@@ -12,8 +12,10 @@ parameter counts match the official networks exactly at every configuration:
 * channels ``min(channel_base / resolution, channel_max)``;
 * the mapping network (``mapping.py``) with ``w_avg`` for truncation; style mixing in training mode.
 
-Not kept: fp16 layers and conv clamping (they change no parameter), the custom CUDA ops (plain PyTorch,
-``ops.py``). Differences of detail: the 2x upsampling of the 3x3 convolution filters after a transposed
+Not kept: fp16 layers (they change no parameter), the custom CUDA ops (plain PyTorch, ``ops.py``). Conv
+clamping is the ``conv_clamp`` parameter (default None; 256 in official snapshots): the synthesis layers and
+toRGBs clamp their outputs as the official ``bias_act`` does, so imported snapshots (``gancompose import
+stylegan2``, snapshot.py / importer.py) give the official outputs. Differences of detail: the 2x upsampling of the 3x3 convolution filters after a transposed
 convolution as the official code does, but the kernel is not flipped (the weights are random, so this is
 a relabelling of the same function class).
 """
@@ -101,7 +103,7 @@ class StyleGenerator(nn.Module):
 # ------------------------------------------------------------------------------------ StyleGAN2 synthesis
 class SynthesisBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, img_channels: int,
-                 is_last: bool, architecture: str = "skip"):
+                 is_last: bool, architecture: str = "skip", conv_clamp: float | None = None):
         super().__init__()
         self.in_channels, self.resolution, self.is_last, self.architecture = in_channels, resolution, is_last, architecture
         self.register_buffer("resample_filter", make_filter(), persistent=False)
@@ -109,12 +111,12 @@ class SynthesisBlock(nn.Module):
         if in_channels == 0:
             self.const = nn.Parameter(torch.randn(out_channels, resolution, resolution))
         else:
-            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=2)
+            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=2, conv_clamp=conv_clamp)
             self.num_conv += 1
-        self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution)
+        self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution, conv_clamp=conv_clamp)
         self.num_conv += 1
         if is_last or architecture == "skip":
-            self.torgb = ToRGBLayer(out_channels, img_channels, w_dim)
+            self.torgb = ToRGBLayer(out_channels, img_channels, w_dim, conv_clamp=conv_clamp)
             self.num_torgb += 1
         if in_channels != 0 and architecture == "resnet":
             self.skip = Conv2dLayer(in_channels, out_channels, 1, bias=False, up=2)
@@ -145,7 +147,7 @@ def channels_for(resolution: int, channel_base: int, channel_max: int) -> int:
 
 class SynthesisNetwork(nn.Module):
     def __init__(self, w_dim: int, img_resolution: int, img_channels: int, channel_base: int = 32768,
-                 channel_max: int = 512, architecture: str = "skip"):
+                 channel_max: int = 512, architecture: str = "skip", conv_clamp: float | None = None):
         super().__init__()
         self.w_dim, self.img_resolution = w_dim, img_resolution
         self.block_resolutions = [2 ** i for i in range(2, int(math.log2(img_resolution)) + 1)]
@@ -153,7 +155,8 @@ class SynthesisNetwork(nn.Module):
         for res in self.block_resolutions:
             cin = channels_for(res // 2, channel_base, channel_max) if res > 4 else 0
             block = SynthesisBlock(cin, channels_for(res, channel_base, channel_max), w_dim, res, img_channels,
-                                   is_last=res == img_resolution, architecture=architecture)
+                                   is_last=res == img_resolution, architecture=architecture,
+                                   conv_clamp=conv_clamp)
             self.num_ws += block.num_conv + (block.num_torgb if res == img_resolution else 0)
             setattr(self, f"b{res}", block)
 
@@ -173,10 +176,11 @@ class StyleGAN2Generator(StyleGenerator):
     def __init__(self, z_dim: int, c_dim: int, w_dim: int, img_resolution: int, img_channels: int, *,
                  channel_base: int = 32768, channel_max: int = 512, architecture: str = "skip",
                  mapping_layers: int = 8, mapping_lr_multiplier: float = 0.01, w_avg_beta: float = 0.995,
-                 style_mixing_prob: float = 0.9):
+                 style_mixing_prob: float = 0.9, conv_clamp: float | None = None):
         super().__init__()
         self.z_dim, self.w_dim, self.img_resolution = z_dim, w_dim, img_resolution
-        self.synthesis = SynthesisNetwork(w_dim, img_resolution, img_channels, channel_base, channel_max, architecture)
+        self.synthesis = SynthesisNetwork(w_dim, img_resolution, img_channels, channel_base, channel_max, architecture,
+                                          conv_clamp)
         self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(z_dim, c_dim, w_dim, self.num_ws, num_layers=mapping_layers,
                                       lr_multiplier=mapping_lr_multiplier, w_avg_beta=w_avg_beta)
@@ -214,6 +218,10 @@ class StyleGAN2GeneratorParams(StyleParams):
     architecture: Literal["skip", "orig", "resnet"] = Field(
         "skip", description="'skip': toRGB at every resolution, summed (config F); 'orig': toRGB at the end only; "
                             "'resnet': residual blocks")
+    conv_clamp: Optional[PositiveFloat] = Field(
+        None, description="clamp every convolution's output to +-conv_clamp after bias and activation (official "
+                          "StyleGAN2-ADA: 256, with fp16; `gancompose import stylegan2` takes it from the snapshot); "
+                          "none: no clamping")
 
 
 def check_latent(p, in_shape) -> int:
@@ -233,7 +241,7 @@ def stylegan2_generator(p: StyleGAN2GeneratorParams, in_shape: tuple[int, ...]) 
     return StyleGAN2Generator(nz, p.num_classes, p.w_dim, p.image_size, p.nc, channel_base=p.channel_base,
                               channel_max=p.channel_max, architecture=p.architecture,
                               mapping_layers=p.mapping_layers, mapping_lr_multiplier=p.mapping_lr_multiplier,
-                              w_avg_beta=p.w_avg_beta, style_mixing_prob=p.style_mixing_prob)
+                              w_avg_beta=p.w_avg_beta, style_mixing_prob=p.style_mixing_prob, conv_clamp=p.conv_clamp)
 
 
 stylegan2_generator.provides = ("style_generator",)  # what path_length needs (mapping, synthesis, pl_mean)

@@ -1,0 +1,156 @@
+"""gancompose import stylegan2: official StyleGAN2-ADA snapshots (tests/fixtures/stylegan2, made by the official
+code, see its README) read without running code, imported, and compared with the official outputs."""
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from safetensors.torch import load_file
+
+import gancompose
+from gancompose.checkpoint import Checkpoint
+from gancompose.cli import cli
+from gancompose.errors import GancomposeError
+from gancompose_style.importer import import_stylegan2
+from gancompose_style.snapshot import SnapshotError, UnsafePickleError, read_snapshot
+
+FIX = Path(__file__).parent / "fixtures" / "stylegan2"
+EXPECTED = load_file(FIX / "expected.safetensors")
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sg2")
+    return {name: import_stylegan2(FIX / f"{name}.pkl", out / f"{name}.safetensors")
+            for name in ("uncond", "cond", "clamp")}
+
+
+def _labels(name, result):
+    return EXPECTED[f"{name}.labels"] if result.config.c_dim else None
+
+
+@pytest.mark.parametrize("name", ["uncond", "cond"])
+@pytest.mark.parametrize("psi,tag", [(1.0, "psi1"), (0.7, "psi07")])
+def test_imported_g_ema_equals_the_official_outputs(imported, name, psi, tag):
+    r = imported[name]
+    g = gancompose.load_generator(r.path, ema=True)
+    with torch.no_grad():
+        out = g(EXPECTED[f"{name}.z"], _labels(name, r), truncation_psi=psi, noise_mode="const")
+    assert (out - EXPECTED[f"{name}.G_ema.{tag}"]).abs().max() <= 1e-4
+
+
+@pytest.mark.parametrize("name", ["uncond", "cond"])
+def test_imported_g_and_d_equal_the_official_outputs(imported, name):
+    r = imported[name]
+    labels = _labels(name, r)
+    g = gancompose.load_generator(r.path, ema=False)
+    d = gancompose.load_generator(r.path, network="discriminator")
+    with torch.no_grad():
+        assert (g(EXPECTED[f"{name}.z"], labels, noise_mode="const") - EXPECTED[f"{name}.G.psi1"]).abs().max() <= 1e-4
+        for images, key in ((EXPECTED[f"{name}.images"], "logits"), (EXPECTED[f"{name}.G_ema.psi1"], "logits_fake")):
+            assert (d(images, labels) - EXPECTED[f"{name}.D.{key}"].reshape(-1)).abs().max() <= 1e-5
+    # one-hot labels (the official c) give the same images as class indices
+    if labels is not None:
+        onehot = torch.nn.functional.one_hot(labels, r.config.c_dim).float()
+        with torch.no_grad():
+            assert torch.allclose(g(EXPECTED[f"{name}.z"], onehot, noise_mode="const"),
+                                  g(EXPECTED[f"{name}.z"], labels, noise_mode="const"))
+
+
+def test_conv_clamp_is_applied_as_the_official_code_does(imported):
+    """Scaled weights: activations exceed conv_clamp = 256, and the outputs still agree; without the clamp they
+    would not."""
+    r = imported["clamp"]
+    assert r.config.generator["conv_clamp"] == 256 and r.config.discriminator["conv_clamp"] == 256
+    g = gancompose.load_generator(r.path, ema=True)
+    d = gancompose.load_generator(r.path, network="discriminator")
+    z, images = EXPECTED["clamp.z"], EXPECTED["clamp.images"]
+    with torch.no_grad():
+        for psi, tag in ((1.0, "psi1"), (0.7, "psi07")):
+            ref = EXPECTED[f"clamp.G_ema.{tag}"]
+            assert (g(z, truncation_psi=psi, noise_mode="const") - ref).abs().max() <= 1e-5 * ref.abs().max()
+        ref = EXPECTED["clamp.D.logits"].reshape(-1)
+        assert (d(images) - ref).abs().max() <= 1e-5 * ref.abs().max()
+        for net in (g, d):
+            for m in net.modules():
+                if hasattr(m, "conv_clamp"):
+                    m.conv_clamp = None
+        assert (g(z, noise_mode="const") - EXPECTED["clamp.G_ema.psi1"]).abs().max() > 10
+        assert (d(images) - ref).abs().max() > 10
+
+
+def test_checkpoint_layout_and_recipe(imported):
+    r = imported["cond"]
+    ck = Checkpoint(r.path)
+    prefixes = {k.split(".")[0] + "." + k.split(".")[1] for k in ck.keys}
+    assert prefixes == {"networks.generator", "networks.discriminator", "ema.generator"}
+    recipe = ck.recipe
+    gen, dis = recipe["networks"]["generator"], recipe["networks"]["discriminator"]
+    assert (gen["image_size"], gen["channel_base"], gen["channel_max"], gen["mapping_layers"], gen["num_classes"],
+            gen["conv_clamp"], recipe["latent"]["dim"]) == (16, 128, 32, 2, 4, 256, 16)
+    assert (dis["architecture"], dis["mbstd_group_size"], dis["num_classes"], dis["conv_clamp"]) == ("orig", 32, 4, 256)
+    assert recipe["data"]["labels"] == "subfolders"
+
+
+def test_cli_import_sample_and_export(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "snap.safetensors"
+    res = runner.invoke(cli, ["import", "stylegan2", str(FIX / "uncond.pkl"), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "conv_clamp 256" in res.output and out.is_file()
+    res = runner.invoke(cli, ["sample", str(out), "--truncation", "0.7", "-n", "4", "-o", str(tmp_path / "s.png")])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(cli, ["export", str(out), "--ema", "-o", str(tmp_path / "g.safetensors")])
+    assert res.exit_code == 0, res.output
+    g = gancompose.load_generator(tmp_path / "g.safetensors")
+    with torch.no_grad():
+        img = g(EXPECTED["uncond.z"], truncation_psi=0.7, noise_mode="const")
+    assert (img - EXPECTED["uncond.G_ema.psi07"]).abs().max() <= 1e-4
+
+
+# ------------------------------------------------------------------------------------- the unpickler
+class _Evil:
+    def __init__(self, func, *args):
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        return self.func, self.args
+
+
+@pytest.mark.parametrize("make", [
+    lambda target: _Evil(__import__("os").system, f"touch {target}"),
+    lambda target: _Evil(open, str(target), "w"),
+    lambda target: {"G": _Evil(__import__("builtins").exec, f"open({str(target)!r}, 'w').close()")},
+])
+def test_a_malicious_pickle_is_refused_and_runs_nothing(tmp_path, make):
+    target = tmp_path / "pwned"
+    evil = tmp_path / "network-snapshot-000000.pkl"
+    evil.write_bytes(pickle.dumps(make(target)))
+    with pytest.raises(UnsafePickleError) as exc:
+        read_snapshot(evil)
+    assert "refused" in str(exc.value) and ("system" in str(exc.value) or "open" in str(exc.value)
+                                            or "exec" in str(exc.value))
+    assert isinstance(exc.value, GancomposeError)
+    assert not target.exists()
+    res = CliRunner().invoke(cli, ["import", "stylegan2", str(evil), "-o", str(tmp_path / "x.safetensors")])
+    assert res.exit_code == 2 and "refused" in res.output and not target.exists()
+    assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_the_persistence_source_is_recorded_not_executed():
+    snap = read_snapshot(FIX / "uncond.pkl")
+    g = snap.network("G_ema")
+    assert g.class_name == "Generator" and "class SynthesisLayer" in g.module_src
+    assert "training" not in __import__("sys").modules or not hasattr(__import__("sys").modules["training"], "networks")
+    assert snap.objects["augment_pipe"] is None and snap.objects["training_set_kwargs"]["resolution"] == 16
+
+
+def test_not_a_snapshot_is_a_clear_error(tmp_path):
+    for content in (b"PK\x03\x04zip", b"hello", pickle.dumps([1, 2, 3]), pickle.dumps({"G": 1})[:-3]):
+        p = tmp_path / "x.pkl"
+        p.write_bytes(content)
+        with pytest.raises(SnapshotError):
+            import_stylegan2(p, tmp_path / "o.safetensors")
