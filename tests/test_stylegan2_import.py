@@ -154,3 +154,29 @@ def test_not_a_snapshot_is_a_clear_error(tmp_path):
         p.write_bytes(content)
         with pytest.raises(SnapshotError):
             import_stylegan2(p, tmp_path / "o.safetensors")
+
+
+def test_an_imported_snapshot_fine_tunes_with_init_from(imported, tmp_path):
+    """The imported checkpoint's recipe plus init_from: G and D start from the snapshot's weights and train."""
+    import json
+    import tomli_w
+    from gancompose.recipe import load_recipe
+    from gancompose.runner import run_recipe
+    r = imported["uncond"]
+    raw = json.loads(Checkpoint(r.path).metadata["recipe"])
+    raw["networks"]["generator"]["init_from"] = {"path": str(r.path), "network": "generator"}
+    raw["networks"]["discriminator"]["init_from"] = {"path": str(r.path), "network": "discriminator"}
+    raw["networks"]["discriminator"]["augment"] = {"type": "ada", "target": 0.6, "interval": 4,
+                                                   "speed_images": 1000}
+    raw["data"] = {"type": "shapes", "image_size": 16, "size": 16}
+    raw["train"] = {"output_dir": str(tmp_path), "batch_size": 4, "log_every": 1, "sample_every": 0,
+                    "checkpoint_every": 0, "samples": 4, "device": "cpu"}
+    path = tmp_path / "finetune.toml"
+
+    def drop_none(obj):
+        if isinstance(obj, dict):
+            return {k: drop_none(v) for k, v in obj.items() if v is not None}
+        return [drop_none(v) for v in obj] if isinstance(obj, list) else obj
+    path.write_text(tomli_w.dumps(drop_none(raw)))
+    result = run_recipe(load_recipe(path), max_steps=2, progress=False)
+    assert (result.run_dir / "checkpoints" / "last.safetensors").is_file()
