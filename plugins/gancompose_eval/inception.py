@@ -158,12 +158,17 @@ class FIDInception(nn.Module):
         return x
 
     @torch.no_grad()
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.preprocess(images)
+    def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The network alone, on inputs already preprocessed (3 channels, 299x299, in [-1, 1]):
+        ``(pool3 [N, 2048], fc logits without bias [N, 1008])``."""
         for m in self._stem:
             x = m(x)
         pool = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
         return pool, pool @ self.net.fc.weight.T
+
+    @torch.no_grad()
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.embed(self.preprocess(images))
 
 
 def load_inception(path: str | Path | None = None, device: torch.device | str = "cpu") -> FIDInception:

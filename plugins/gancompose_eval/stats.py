@@ -89,11 +89,14 @@ def kid_from_features(real: torch.Tensor, fake: torch.Tensor, subsets: int = 100
 
 
 def inception_score_from_probs(probs: torch.Tensor, splits: int = 10) -> tuple[float, float]:
-    """Inception Score (Salimans et al. 2016): ``exp E_x KL(p(y|x) || p(y))`` on each of ``splits`` equal
-    parts of the samples; returns (mean, std over splits). ``probs`` is ``[N, classes]``, rows sum to 1."""
+    """Inception Score (Salimans et al. 2016): ``exp E_x KL(p(y|x) || p(y))`` on each of ``splits`` parts of
+    the samples, rows ``[i N // splits, (i + 1) N // splits)`` as in the original code (and torch-fidelity);
+    returns (mean, std over splits). ``probs`` is ``[N, classes]``, rows sum to 1."""
     p = probs.to(torch.float64)
+    n = len(p)
     scores = []
-    for part in torch.tensor_split(p, splits):
+    for i in range(splits):
+        part = p[i * n // splits:(i + 1) * n // splits]
         if not len(part):
             continue
         marginal = part.mean(dim=0, keepdim=True)
