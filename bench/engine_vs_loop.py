@@ -4,6 +4,7 @@
     python bench/engine_vs_loop.py --variant wgangp                  # WGAN-GP, 64x64, n_critic 5, lambda 10
     python bench/engine_vs_loop.py --device cuda --steps 200 --batch-size 128
     python bench/engine_vs_loop.py --variant cyclegan --image-size 256   # CycleGAN, batch 1
+    python bench/engine_vs_loop.py --variant ring --threads 1 --batch-size 16   # the engine's fixed cost per step
 
 Variants:
 
@@ -16,6 +17,10 @@ Variants:
   the paper's Algorithm 1 and the engine do, and written as a careful user would: fakes for the critic made
   under no_grad, the critic frozen during the generator step (the reference makes the fakes with a graph and
   detaches them, and leaves the critic trainable: both only cost the loop time).
+
+* ``ring``: recipes/vanilla_gan_ring.toml with ``schedule.reuse_fake = true`` (tiny MLPs on the 2-D ring: the
+  compute is negligible, so the ratio measures what the engine adds to every step: phases, grad switches, the
+  per-step finiteness note, log accumulation). The hand loop is dcgan_loop's step on the ring's points.
 
 * ``cyclegan``: recipes/cyclegan_monet2photo.toml (ResNet-9 generators, 70x70 PatchGANs, batch 1) on
   unpaired_shapes rendered at the image size instead of the monet2photo files. The hand loop is the
@@ -73,6 +78,8 @@ def recipe_for(variant: str) -> tuple[Path, list[str]]:
         return RECIPES / "cyclegan_monet2photo.toml", ["data={type='unpaired_shapes', size=16}"]
     if variant == "dcgan":
         return RECIPES / "dcgan_shapes.toml", []
+    if variant == "ring":
+        return RECIPES / "vanilla_gan_ring.toml", ["schedule.reuse_fake=true", "metrics=[]"]
     if variant == "stylegan2":  # GPU-sized: 512 channels, batch 64
         return RECIPES / "stylegan2_cifar10.toml", list(STYLEGAN2_ON_SHAPES)
     if variant == "stylegan2_small":  # CPU-sized
@@ -95,8 +102,9 @@ def engine_recipe(variant: str, device: str, batch_size: int, image_size: int, o
     """``(recipe path, the variant's overrides, the loaded recipe)`` at this batch, device and image size;
     ``overrides`` come last."""
     path, variant_overrides = recipe_for(variant)
+    sizes = size_overrides(load_raw(path), image_size) if variant != "ring" else []  # 2-D points: no image size
     recipe = load_recipe(path, [*variant_overrides, f"train.batch_size={batch_size}", f'train.device="{device}"',
-                                *size_overrides(load_raw(path), image_size), *overrides])
+                                *sizes, *overrides])
     return path, variant_overrides, recipe
 
 
@@ -129,6 +137,8 @@ def _copies(run):
 
 
 def _batches(run, device, batch_size, seed):
+    if not hasattr(run.dataset, "images"):  # 2-D points, float already
+        return _points(run, device, batch_size, seed)
     images = run.dataset.images  # uint8 [N, C, H, W], as the engine's batch stream reads it
     g = torch.Generator().manual_seed(seed)
     state = {"perm": torch.randperm(len(images), generator=g), "pos": 0}
@@ -139,6 +149,20 @@ def _batches(run, device, batch_size, seed):
         idx = state["perm"][state["pos"]:state["pos"] + batch_size]
         state["pos"] += batch_size
         return images.index_select(0, idx).float().div_(127.5).sub_(1).to(device, non_blocking=True)
+    return batch
+
+
+def _points(run, device, batch_size, seed):
+    data = run.dataset.data.to(device)
+    g = torch.Generator().manual_seed(seed)
+    state = {"perm": torch.randperm(len(data), generator=g), "pos": 0}
+
+    def batch():
+        if state["pos"] + batch_size > len(data):
+            state["perm"], state["pos"] = torch.randperm(len(data), generator=g), 0
+        idx = state["perm"][state["pos"]:state["pos"] + batch_size]
+        state["pos"] += batch_size
+        return data.index_select(0, idx.to(device))
     return batch
 
 
@@ -275,7 +299,7 @@ def cyclegan_loop(run, device, batch_size, seed):
     return steps
 
 
-LOOPS = {"dcgan": dcgan_loop, "wgangp": wgangp_loop, "cyclegan": cyclegan_loop}
+LOOPS = {"dcgan": dcgan_loop, "wgangp": wgangp_loop, "cyclegan": cyclegan_loop, "ring": dcgan_loop}
 
 
 # ------------------------------------------------------------------------------------------- timing
@@ -308,9 +332,10 @@ def main():
         torch.set_num_threads(a.threads)
     device = torch.device(a.device)
     cpu = device.type == "cpu"
-    a.batch_size = a.batch_size or (1 if a.variant == "cyclegan" else 64)
+    a.batch_size = a.batch_size or {"cyclegan": 1, "ring": 256}.get(a.variant, 64)
     steps = a.steps or {("dcgan", True): 10, ("dcgan", False): 200, ("wgangp", True): 3, ("wgangp", False): 50,
-                        ("cyclegan", True): 3, ("cyclegan", False): 100}[(a.variant, cpu)]
+                        ("cyclegan", True): 3, ("cyclegan", False): 100, ("ring", True): 300,
+                        ("ring", False): 1000}[(a.variant, cpu)]
     path, variant_overrides, recipe = engine_recipe(a.variant, a.device, a.batch_size, a.image_size, a.overrides)
     run = build_run(recipe)
     sync = synchronizer(device)
@@ -325,13 +350,16 @@ def main():
     ratio = ips["engine"] / ips["loop"]
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu x{torch.get_num_threads()} threads"
     s = a.image_size
-    what = {"dcgan": "DCGAN", "cyclegan": "CycleGAN (ResNet-9, PatchGAN, pool 50)"}.get(a.variant) or \
+    what = {"dcgan": "DCGAN", "cyclegan": "CycleGAN (ResNet-9, PatchGAN, pool 50)",
+            "ring": "vanilla GAN, MLPs on the 2-D ring (reuse_fake)"}.get(a.variant) or \
         f"WGAN-GP (n_critic {recipe.schedule.n_critic}, lambda {recipe.regularizers[0].weight:g})"
     print(f"torch {torch.__version__} on {where}; {what} {s}x{s}, batch {a.batch_size}, "
           f"{steps} steps x {a.repeats}; recipe {path.name}{' + overrides' if variant_overrides else ''}")
     print(f"engine {ips['engine']:9.1f} img/s")
     print(f"loop   {ips['loop']:9.1f} img/s")
     print(f"ratio  {ratio:9.3f}  (engine / loop, target >= 0.97)")
+    if a.variant == "ring":  # compute is negligible: the time per step is the fixed cost
+        print("ms/step: " + ", ".join(f"{k} {1000 * statistics.median(v) / steps:.3f}" for k, v in times.items()))
     spread = {k: [round(a.batch_size * steps / t, 2) for t in v] for k, v in times.items()}
     print(json.dumps({"variant": a.variant, "device": where, "engine_img_s": ips["engine"],
                       "loop_img_s": ips["loop"], "ratio": ratio, "per_repeat_img_s": spread}))

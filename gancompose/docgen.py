@@ -176,7 +176,7 @@ def render_cli(cli: click.Command | None = None, prog: str = "gancompose") -> st
     root = click.Context(cli, info_name=prog)
     out = [GENERATED_NOTE, "", "# Command-line reference", "",
            f"Every command of `{prog}`, generated from the click definitions in `gancompose/cli.py` and those plugins "
-           "add through the `register_commands` hook (`translate` and `import cyclegan` come from gancompose_cycle). "
+           "add through the `register_commands` hook. "
            f"`{prog} COMMAND --help` prints the same text.", ""]
     commands = list(_walk(cli, root))
     out += ["| command | what it does |", "|---|---|"]

@@ -34,23 +34,41 @@ class StepLogs:
         self._sums: dict[str, torch.Tensor] = {}
         self._counts: dict[str, int] = defaultdict(int)
         self._first_bad: torch.Tensor | None = None  # on the device: the first step with a non-finite loss, or -1
+        self._pending: list[tuple[int, torch.Tensor]] = []  # (step, total) not yet checked
         self.max_loss = float(max_loss or 0.0)  # train.max_loss: a larger |loss| is a fault too (0: no bound)
         #: phase name -> optimizer steps dropped in a row by train.on_nan = "skip" (0 after a step is taken)
         self.dropped_in_a_row: dict[str, int] = defaultdict(int)
 
+    #: phases' totals kept before they are checked together (bounds the memory of a run without log reads)
+    FOLD_EVERY = 256
+
     def watch(self, step: int, total: torch.Tensor) -> None:
-        """Note (on the device, no host sync) whether this step's total loss is finite (and within max_loss)."""
+        """Note this phase's total loss for the finiteness check: kept as it is (no device work per step), checked
+        together with the others when the guard reads :meth:`fault` or every :attr:`FOLD_EVERY` phases."""
+        self._pending.append((step, total.detach()))
+        if len(self._pending) >= self.FOLD_EVERY:
+            self._fold()
+
+    def _fold(self) -> None:
+        """The first step whose total is non-finite (or beyond max_loss) among the pending ones, on the device."""
+        if not self._pending:
+            return
+        values = torch.stack([t.float() for _, t in self._pending])
+        steps = torch.tensor([s for s, _ in self._pending], dtype=torch.long).to(values.device, non_blocking=True)
+        self._pending.clear()
         if self.max_loss:  # one compare covers NaN and Inf too (NaN <= x is false)
-            bad = ~(total.detach().abs() <= self.max_loss)
+            bad = ~(values.abs() <= self.max_loss)
         else:
-            bad = ~torch.isfinite(total.detach())
-        if self._first_bad is None:
-            self._first_bad = torch.full((), -1, dtype=torch.long, device=total.device)
-        self._first_bad.masked_fill_(bad & (self._first_bad < 0), step)
+            bad = ~torch.isfinite(values)
+        first = torch.where(bad, steps, torch.iinfo(torch.long).max).min()
+        found = torch.where(first == torch.iinfo(torch.long).max, -1, first)
+        self._first_bad = found if self._first_bad is None else torch.where(self._first_bad < 0, found,
+                                                                            self._first_bad)
 
     def fault(self) -> tuple[int, dict[str, float]] | None:
         """``(first step with a non-finite loss, {loss key: its non-finite sum})`` or None; one host sync.
         Read before :meth:`reset` (the guard runs before the metrics log)."""
+        self._fold()
         if self._first_bad is None:
             return None
         step = int(self._first_bad)
@@ -65,10 +83,14 @@ class StepLogs:
 
     def clear_fault(self) -> None:
         self._first_bad = None
+        self._pending.clear()
 
     def add(self, key: str, value: torch.Tensor) -> None:
         value = value.detach()
-        self._sums[key] = self._sums[key] + value if key in self._sums else value.clone()
+        if key in self._sums:
+            self._sums[key].add_(value)  # in place: no new tensor per step
+        else:
+            self._sums[key] = value.clone()
         self._counts[key] += 1
 
     def means(self) -> dict[str, float]:
@@ -100,8 +122,9 @@ class _GradSwitch:
     def set(self, frozen: Iterable[str]) -> None:
         frozen = set(frozen)
         for name in frozen ^ self.frozen:
-            if name in frozen:
-                self.networks[name].requires_grad_(False)
+            if name in frozen:  # the parameter list of the build, not a walk over the modules at every phase
+                for p, _ in self.built[name]:
+                    p.requires_grad_(False)
             else:
                 for p, flag in self.built[name]:
                     p.requires_grad_(flag)
@@ -160,7 +183,8 @@ def _forward_backward(run, phase, terms, optimizers, step: int, shared: dict):
             total = None
             with run.autocast():
                 for term in terms:
-                    value = term(ctx) * (term.weight * term.every)
+                    scale = term.weight * term.every
+                    value = term(ctx) if scale == 1 else term(ctx) * scale  # (an op less per term at weight 1)
                     key = f"{phase.name}/{term.name}"
                     values.append((key if key not in keys else f"{key}_{len(values)}", value))  # never merged
                     keys.add(key)
