@@ -137,32 +137,21 @@ def _copies(run):
 
 
 def _batches(run, device, batch_size, seed):
-    if not hasattr(run.dataset, "images"):  # 2-D points, float already
-        return _points(run, device, batch_size, seed)
-    images = run.dataset.images  # uint8 [N, C, H, W], as the engine's batch stream reads it
+    """Batches as the engine's stream draws them: uint8 images scaled to [-1, 1], or the 2-D mixtures' points."""
+    images = getattr(run.dataset, "images", None)  # uint8 [N, C, H, W], as the engine's batch stream reads it
+    if images is None:  # 2-D points, float already
+        source, scale = run.dataset.data.to(device), (lambda x: x)
+    else:
+        source, scale = images, (lambda x: x.float().div_(127.5).sub_(1).to(device, non_blocking=True))
     g = torch.Generator().manual_seed(seed)
-    state = {"perm": torch.randperm(len(images), generator=g), "pos": 0}
+    state = {"perm": torch.randperm(len(source), generator=g), "pos": 0}
 
     def batch():
-        if state["pos"] + batch_size > len(images):
-            state["perm"], state["pos"] = torch.randperm(len(images), generator=g), 0
+        if state["pos"] + batch_size > len(source):
+            state["perm"], state["pos"] = torch.randperm(len(source), generator=g), 0
         idx = state["perm"][state["pos"]:state["pos"] + batch_size]
         state["pos"] += batch_size
-        return images.index_select(0, idx).float().div_(127.5).sub_(1).to(device, non_blocking=True)
-    return batch
-
-
-def _points(run, device, batch_size, seed):
-    data = run.dataset.data.to(device)
-    g = torch.Generator().manual_seed(seed)
-    state = {"perm": torch.randperm(len(data), generator=g), "pos": 0}
-
-    def batch():
-        if state["pos"] + batch_size > len(data):
-            state["perm"], state["pos"] = torch.randperm(len(data), generator=g), 0
-        idx = state["perm"][state["pos"]:state["pos"] + batch_size]
-        state["pos"] += batch_size
-        return data.index_select(0, idx.to(device))
+        return scale(source.index_select(0, idx.to(source.device)))
     return batch
 
 

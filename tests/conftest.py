@@ -58,6 +58,79 @@ def tiny_overrides(raw: dict, tmp_path: Path) -> list[str]:
     return out
 
 
+def invoke(*args):
+    """``gancompose ARGS`` in-process (click's runner), wide enough that messages are not wrapped."""
+    from click.testing import CliRunner
+    from gancompose.cli import cli
+    return CliRunner(env={"COLUMNS": "200"}).invoke(cli, [str(a) for a in args])
+
+
+def refusal(result) -> str:
+    """The output of a command that refused the user's input as the CLI promises: exit 2, one ``error:`` line, no
+    traceback."""
+    assert result.exit_code == 2, f"exit {result.exit_code}\n{result.output}\n{result.exception!r}"
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output and result.output.count("error:") == 1, result.output
+    return result.output
+
+
+def installed(distribution: str) -> bool:
+    """Whether a distribution is installed, asked through importlib.metadata (importlib's find_spec("pip") would
+    make setuptools' distutils hack step aside for the rest of the process)."""
+    import importlib.metadata
+    try:
+        importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def subprocess_env(site: Path | None = None) -> dict[str, str]:
+    """The environment for a gancompose subprocess: one thread, and ``site`` (a --target install) alone on
+    PYTHONPATH."""
+    import os
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["OMP_NUM_THREADS"] = "1"
+    if site is not None:
+        env["PYTHONPATH"] = str(site)
+    return env
+
+
 @pytest.fixture
 def recipes_dir() -> Path:
     return ROOT / "recipes"
+
+
+#: The slow tier (``pytest -m slow``; .ci/run runs it after the fast tier): training to a quality bar, torchrun
+#: process groups, inductor compiles, wheel and package builds, reference-package comparisons on Inception.
+#: Chosen from measured durations (``pytest --durations=120``: each over ~8 s on 2 cores); a node id prefix here
+#: that matches no collected test is an error, so the list cannot go stale silently.
+SLOW = (
+    "tests/test_distributed.py::",  # torchrun: two processes per test
+    "tests/test_fid_reference.py::",  # pytorch-fid / torch-fidelity on Inception at 299 px, scipy's sqrtm
+    "tests/test_performance.py::test_a_spectrally_normalized_critic_stays_compiled_under_inductor",
+    "tests/test_performance.py::test_compiled_networks_trace_without_graph_breaks",
+    "tests/test_performance.py::test_a_compiled_progressive_generator_fades_in_without_recompiling_each_step",
+    "tests/test_performance.py::test_path_length_runs_its_generator_call_eager_and_the_generator_stays_compiled",
+    "tests/test_spectral_norm.py::test_a_critic_compiled_with_inductor_trains_like_eager",
+    "tests/test_engine.py::test_vanilla_gan_learns_the_ring",  # training to a quality bar
+    "tests/test_conditional.py::test_class_accuracy_metric_separates_conditioned_from_ignored_labels",
+    "tests/test_resume.py::test_dcgan_100_plus_100_equals_200",
+    "tests/test_hardening.py::test_sigkill_at_random_points",
+    "tests/test_packaging.py::test_the_wheel_runs_the_readme_commands_in_an_empty_folder",  # builds a wheel
+    "tests/test_example_plugin.py::test_its_own_tests_pass",  # a pytest run of the example package
+    "tests/test_bench.py::test_speed_builds_every_side_counts_flops_and_writes_json_and_markdown",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    used = set()
+    for item in items:
+        for prefix in SLOW:
+            if item.nodeid.startswith(prefix):
+                item.add_marker(pytest.mark.slow)
+                used.add(prefix)
+    selected_files = {item.nodeid.split("::")[0] for item in items}
+    stale = [p for p in SLOW if p not in used and p.split("::")[0] in selected_files]
+    if stale:
+        raise pytest.UsageError(f"tests/conftest.py SLOW names tests that do not exist: {stale}")

@@ -7,27 +7,18 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
 from safetensors.torch import load_file, save_file
 
-from conftest import ROOT, tiny_overrides
+from conftest import ROOT, tiny_overrides, invoke, refusal
 from gancompose.checkpoint import Checkpoint
-from gancompose.cli import cli
 from gancompose.recipe import load_raw
 from gancompose.recipe.sections import MAX_BATCH, MAX_SAMPLES
 
 RING = ROOT / "recipes" / "vanilla_gan_ring.toml"
 
 
-def invoke(*args):
-    return CliRunner(env={"COLUMNS": "200"}).invoke(cli, [str(a) for a in args])
-
-
 def user_error(result) -> str:
-    assert result.exit_code == 2, f"exit {result.exit_code}\n{result.output}\n{result.exception!r}"
-    assert isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output and result.output.count("error:") == 1, result.output
-    return " ".join(result.output.split())
+    return " ".join(refusal(result).split())
 
 
 def _extends(tmp_path: Path, body: str, name="r.toml") -> Path:

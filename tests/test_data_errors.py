@@ -6,24 +6,16 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
 import gancompose_cycle.archives as archives
-from gancompose.cli import cli
+from conftest import invoke, refusal
 
 COUNTS = {"trainA": 2, "trainB": 2, "testA": 1, "testB": 1}
 
 
-def invoke(*args):
-    return CliRunner(env={"COLUMNS": "200"}).invoke(cli, [str(a) for a in args])
-
-
 def user_error(result) -> str:
-    assert result.exit_code == 2, f"exit {result.exit_code}\n{result.output}\n{result.exception!r}"
-    assert isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output and result.output.count("error:") == 1, result.output
-    return " ".join(result.output.split())
+    return " ".join(refusal(result).split())
 
 
 @pytest.fixture

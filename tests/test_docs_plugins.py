@@ -14,8 +14,6 @@ A block without a marker fails the test.
 """
 from __future__ import annotations
 
-import importlib.metadata
-import os
 import re
 import shlex
 import shutil
@@ -25,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import installed, subprocess_env
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "plugins.md"
 MARKER = re.compile(r"<!-- docs-test: (\S+)(?: (\S+))? -->\n```[a-z]*\n(.*?)```", re.S)
@@ -33,22 +33,6 @@ FENCE = re.compile(r"^```", re.M)
 
 def _blocks() -> list[tuple[str, str, str]]:
     return [(m.group(1), m.group(2) or "", m.group(3)) for m in MARKER.finditer(PAGE.read_text())]
-
-
-def _installed(distribution: str) -> bool:
-    try:
-        importlib.metadata.distribution(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
-
-
-def _env(site: Path | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["OMP_NUM_THREADS"] = "1"
-    if site is not None:
-        env["PYTHONPATH"] = str(site)
-    return env
 
 
 def _pattern(line: str) -> re.Pattern:
@@ -81,12 +65,12 @@ def _run_block(body: str, cwd: Path, site: Path) -> None:
             proc = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation",
                                    "--no-index", "--disable-pip-version-check", "-q", "--target", str(site),
                                    *[w for w in words[2:] if w != "-e"]],
-                                  cwd=cwd, env=_env(None), capture_output=True, text=True, timeout=300)
+                                  cwd=cwd, env=subprocess_env(None), capture_output=True, text=True, timeout=300)
         else:
             assert words[0] == "gancompose", line
             if words[1] == "run" and "--max-steps" not in words:
                 words += ["--max-steps", "5"]
-            proc = subprocess.run([sys.executable, "-m", "gancompose.cli", *words[1:]], cwd=cwd, env=_env(site),
+            proc = subprocess.run([sys.executable, "-m", "gancompose.cli", *words[1:]], cwd=cwd, env=subprocess_env(site),
                                   capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, f"{line}\n{proc.stdout}\n{proc.stderr}"
         assert "Traceback" not in proc.stderr, proc.stderr
@@ -94,7 +78,7 @@ def _run_block(body: str, cwd: Path, site: Path) -> None:
 
 @pytest.fixture
 def pip_available():
-    if not _installed("pip") or not _installed("setuptools"):
+    if not installed("pip") or not installed("setuptools"):
         pytest.skip("needs pip and setuptools (both in the dev extra)")
 
 
@@ -111,7 +95,7 @@ def test_the_first_example_builds_installs_and_trains(tmp_path, pip_available):
             ran = True
     assert ran
     listing = subprocess.run([sys.executable, "-m", "gancompose.cli", "list-components", "--kind", "loss"],
-                             env=_env(site), capture_output=True, text=True, timeout=120, cwd=work)
+                             env=subprocess_env(site), capture_output=True, text=True, timeout=120, cwd=work)
     assert "pearson_chi2" in listing.stdout and "warning" not in listing.stderr  # no clash with a built-in
     runs = list((work / "runs" / "fgan_ring").glob("*/metrics.jsonl"))
     assert runs and runs[0].read_text().strip()
@@ -129,13 +113,13 @@ def test_the_example_package_commands_run(tmp_path, pip_available):
 
 def test_the_output_shown_without_the_package_is_what_gancompose_says(tmp_path):
     (kind, target, body), = [b for b in _blocks() if b[0] == "output-without-package"]
-    if _installed("gancompose-relativistic"):
+    if installed("gancompose-relativistic"):
         pytest.skip("the example package is installed here")
     recipe = ROOT / target
     shutil.copy(recipe, tmp_path / recipe.name)
     command, *expected = body.strip().splitlines()
     words = shlex.split(command.lstrip("$ "), comments=True)
-    proc = subprocess.run([sys.executable, "-m", "gancompose.cli", *words[1:]], cwd=tmp_path, env=_env(None),
+    proc = subprocess.run([sys.executable, "-m", "gancompose.cli", *words[1:]], cwd=tmp_path, env=subprocess_env(None),
                           capture_output=True, text=True, timeout=120)
     got = (proc.stdout + proc.stderr).splitlines()
     assert proc.returncode != 0

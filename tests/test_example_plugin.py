@@ -4,15 +4,15 @@ through the entry point, its recipe trains, its own tests pass, and without it t
 missing components and the package that provides them (the recipe's ``requires``)."""
 from __future__ import annotations
 
-import importlib.metadata
 import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import installed as is_installed, subprocess_env
 
 from gancompose.errors import RecipeError
 from gancompose.recipe.load import load_recipe, validate_recipe
@@ -22,25 +22,9 @@ EXAMPLE = ROOT / "examples" / "gancompose-relativistic"
 RECIPE_IN_PACKAGE = Path("gancompose_relativistic") / "recipes" / "rasgan_spiral.toml"
 
 
-def _env(site: Path | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["OMP_NUM_THREADS"] = "1"
-    if site is not None:
-        env["PYTHONPATH"] = str(site)
-    return env
-
-
 def _gancompose(*args: str, site: Path | None, cwd: Path, timeout: int = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gancompose.cli", *args], cwd=cwd, env=_env(site),
+    return subprocess.run([sys.executable, "-m", "gancompose.cli", *args], cwd=cwd, env=subprocess_env(site),
                           capture_output=True, text=True, timeout=timeout)
-
-
-def _installed(distribution: str) -> bool:
-    try:
-        importlib.metadata.distribution(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +33,14 @@ def installed(tmp_path_factory) -> tuple[Path, Path]:
     build's ``build/`` and ``*.egg-info`` never land in the repository."""
     # asked through the installed distributions: importlib's find_spec("pip") would make setuptools' distutils
     # hack step aside for the rest of the process, and inductor (which imports setuptools) then fails to compile
-    if not _installed("pip") or not _installed("setuptools"):
+    if not is_installed("pip") or not is_installed("setuptools"):
         pytest.skip("needs pip and setuptools (both in the dev extra)")
     base = tmp_path_factory.mktemp("example_plugin")
     src, site = base / "src", base / "site"
     shutil.copytree(EXAMPLE, src, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     proc = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
                            "--disable-pip-version-check", "-q", "--target", str(site), str(src)],
-                          env=_env(None), capture_output=True, text=True, timeout=300)
+                          env=subprocess_env(None), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (site / RECIPE_IN_PACKAGE).is_file()  # the recipe ships inside the package
     assert list(site.glob("gancompose_relativistic-*.dist-info/entry_points.txt"))
@@ -94,7 +78,7 @@ def test_its_recipe_trains(installed, tmp_path):
 def test_its_own_tests_pass(installed):
     site, src = installed
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", str(src / "tests")],
-                          cwd=src, env=_env(site), capture_output=True, text=True, timeout=300)
+                          cwd=src, env=subprocess_env(site), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout
 

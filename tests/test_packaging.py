@@ -2,7 +2,6 @@
 name, from a clone and from an installed wheel alike."""
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import subprocess
 import sys
@@ -10,6 +9,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+from conftest import installed, subprocess_env
 from click.testing import CliRunner
 
 from gancompose.cli import cli
@@ -85,19 +86,11 @@ def test_run_by_name_in_an_empty_folder(tmp_path, monkeypatch):
     assert len(runs) == 1
 
 
-def _installed(distribution: str) -> bool:
-    try:
-        importlib.metadata.distribution(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
-
-
 @pytest.fixture(scope="module")
 def wheel_site(tmp_path_factory) -> Path:
     """gancompose built as a wheel and installed (no dependencies: torch and the rest are those of this
     environment) into a folder put first on PYTHONPATH."""
-    if not _installed("pip") or not _installed("setuptools"):
+    if not installed("pip") or not installed("setuptools"):
         pytest.skip("needs pip and setuptools (both in the dev extra)")
     base = tmp_path_factory.mktemp("wheel")
     import shutil
@@ -108,7 +101,7 @@ def wheel_site(tmp_path_factory) -> Path:
         return [n for n in names if (Path(folder) == ROOT and n in top) or n == "__pycache__"
                 or n.endswith(".egg-info")]
     shutil.copytree(ROOT, src, ignore=ignore)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env = subprocess_env()
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
                            "-q", "-w", str(base / "dist"), str(src)], env=env, capture_output=True, text=True,
                           timeout=600)
@@ -125,10 +118,8 @@ def wheel_site(tmp_path_factory) -> Path:
 
 
 def _gancompose(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(PYTHONPATH=str(site), OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "gancompose.cli", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "gancompose.cli", *args], cwd=cwd, env=subprocess_env(site),
+                          capture_output=True, text=True, timeout=300)
 
 
 def test_the_wheel_runs_the_readme_commands_in_an_empty_folder(wheel_site, tmp_path):

@@ -8,11 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
 
-from conftest import ROOT, tiny_overrides
+from conftest import ROOT, tiny_overrides, invoke, refusal
 from gancompose.checkpoint import Checkpoint
-from gancompose.cli import cli
 from gancompose.errors import CheckpointError
 from gancompose.recipe import load_raw, load_recipe
 from gancompose.runner import run_recipe
@@ -28,15 +26,7 @@ def _sets(out: Path, *extra) -> list[str]:
     return args
 
 
-def invoke(*args):
-    return CliRunner(env={"COLUMNS": "200"}).invoke(cli, [str(a) for a in args])
-
-
-def user_error(result) -> str:
-    assert result.exit_code == 2, f"exit {result.exit_code}\n{result.output}\n{result.exception!r}"
-    assert isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output and result.output.count("error:") == 1, result.output
-    return result.output
+user_error = refusal
 
 
 @pytest.fixture
