@@ -126,6 +126,10 @@ def _say_if_data_missing(run_) -> None:
         err_console.print(f"[yellow]data not there yet[/] (built on the shape its parameters declare): "
                           f"{escape(missing.message)}" + (f"; {escape(missing.hint)}" if missing.hint else ""),
                           soft_wrap=True)
+    for error in run_.missing_weights.values():  # init_from files to make first: shown, run refuses them
+        err_console.print(f"[yellow]weights not there yet[/] (the network keeps its initial weights here): "
+                          f"{escape(error.key)}: {escape(error.message)}"
+                          + (f"; {escape(error.hint)}" if error.hint else ""), soft_wrap=True)
 
 
 @cli.command()

@@ -58,6 +58,8 @@ class Run:
     dist: Any = None
     #: network name -> its DistributedDataParallel wrapper, for the networks an optimizer trains (torchrun)
     replicas: dict[str, nn.Module] = field(default_factory=dict)
+    #: with ``stand_in``: networks whose ``init_from`` file is not there yet (name -> the RecipeError)
+    missing_weights: dict[str, Any] = field(default_factory=dict)
     #: the batch size a schedule set for this step (``run.batch_size``); None: ``train.batch_size``
     _batch_size: int | None = field(default=None, repr=False)
 
@@ -290,7 +292,7 @@ def _build_run(recipe, registry, device, dataset, with_data, init_weights=True, 
               performance=perf, dist=dist)
     # after init and spectral norm, before the EMA copy and the optimizers (gancompose/portable/)
     if init_weights:
-        run.init_reports = apply_init_from(recipe, networks)
+        run.init_reports = apply_init_from(recipe, networks, missing=run.missing_weights if stand_in else None)
     apply_trainable(recipe, networks)
 
     if recipe.train.ema is not None:

@@ -199,8 +199,10 @@ def resolve_path(path: str, recipe) -> Path:
     return p
 
 
-def apply_init_from(recipe, networks: nn.ModuleDict) -> dict[str, LoadReport]:
-    """Load every network that has ``init_from``; return the reports by network name."""
+def apply_init_from(recipe, networks: nn.ModuleDict, missing: dict | None = None) -> dict[str, LoadReport]:
+    """Load every network that has ``init_from``; return the reports by network name. With ``missing`` (a dict),
+    a file that is not there yet is recorded there (network name -> the RecipeError) instead of raised:
+    ``validate`` and ``explain`` then work before the weights are made."""
     reports: dict[str, LoadReport] = {}
     for name, spec in recipe.networks.items():
         init = getattr(spec, "init_from", None)
@@ -209,8 +211,13 @@ def apply_init_from(recipe, networks: nn.ModuleDict) -> dict[str, LoadReport]:
         key = ["networks", name, "init_from"]
         path = resolve_path(init.path, recipe)
         if not path.is_file():
-            raise RecipeError(f"file not found: {path}", key=[*key, "path"], absolute=True,
-                              hint="a relative path is relative to the recipe file")
+            error = RecipeError(f"file not found: {path}", key=[*key, "path"], absolute=True,
+                                hint=(f"make it: {init.prepare}; " if init.prepare else "")
+                                + "a relative path is relative to the recipe file")
+            if missing is None:
+                raise error
+            missing[name] = error
+            continue
         f = WeightsFile(path)
         prefix = f.network_prefix(init.network if init.network is not None else
                                   (name if f.kind == "checkpoint" else None),

@@ -17,6 +17,8 @@ class InitFromSpec(Section):
     strict: bool = Field(False, description="every tensor must match by name and shape (else only matching "
                                             "tensors load and the report lists the rest)")
     ema: bool = Field(False, description="take the checkpoint's EMA copy of the network")
+    prepare: Optional[str] = Field(None, description="how to make the file (a command), named when it is missing: "
+                                                     "e.g. gancompose import stylegan2 network-snapshot.pkl -o ...")
 
 
 def network_fields() -> dict:

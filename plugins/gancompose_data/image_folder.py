@@ -33,9 +33,15 @@ class ImageFolderParams(DatasetParams):
         "none", description="'subfolders': one class per immediate subfolder of root (sorted by name; "
                             "images directly in root are then ignored); 'none': unlabelled")
 
+    num_classes: Optional[int] = Field(None, ge=1, description="with labels = 'subfolders': the number of classes "
+                                                               "expected (checked against the subfolders found); "
+                                                               "lets validate and explain work before the folder is "
+                                                               "there")
+
     def data_shape(self) -> DataShape | None:
-        if self.labels == "subfolders":
-            return None  # the class count is the number of subfolders: known once they are there
+        if self.labels == "subfolders":  # the class count is the subfolders', known from here only if declared
+            return DataShape((self.channels, self.image_size, self.image_size), self.num_classes) \
+                if self.num_classes is not None else None
         return DataShape((self.channels, self.image_size, self.image_size))
 
     def missing(self) -> str | None:
@@ -92,6 +98,11 @@ class ImageFolderDataset(Dataset):
                 raise DataError(f"no images found under {where}",
                                 hint=f"prepare it: {params.prepare}" if params.prepare else f"set data.root to {expect}")
         self.files: list[Path] = files
+        if params.labels == "subfolders" and params.num_classes is not None and params.num_classes != len(self.classes):
+            raise DataError(f"expected {params.num_classes} classes (data.num_classes), found {len(self.classes)} "
+                            f"subfolders with images under {where}: {', '.join(self.classes[:12])}",
+                            hint="put each class's images in its own subfolder, or set data.num_classes to the "
+                                 "number of subfolders")
         self.targets = torch.tensor(labels, dtype=torch.int64) if self.classes else None
         self.num_classes: int | None = len(self.classes) if self.classes else None
         size = params.image_size
