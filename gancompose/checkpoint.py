@@ -129,7 +129,7 @@ def run_tensors(run, stream_state: tuple[int, int]) -> tuple[dict[str, torch.Ten
         opt_meta[name] = {"param_groups": sd["param_groups"], "scalars": scalars,
                           # the state tensors written, so a file missing some is refused on resume
                           "tensors": sorted(k for k in tensors if k.startswith(f"optimizers.{name}."))}
-    if hasattr(run.schedule, "state_dict"):
+    if run.schedule is not None:
         for key, value in run.schedule.state_dict().items():
             tensors[f"schedule.{key}"] = _cpu(value)
     tensors["rng.cpu"] = torch.get_rng_state()
@@ -376,7 +376,7 @@ def restore_run(run, ckpt: Checkpoint, *, fresh_optimizers: Collection[str] = ()
             state.setdefault(int(idx), {}).update(scalars)
         opt.load_state_dict({"state": state, "param_groups": opt_meta[name]["param_groups"]})
         _states_like_params(opt)
-    if hasattr(run.schedule, "load_state_dict"):
+    if run.schedule is not None:
         run.schedule.load_state_dict({k: v.to(run.device) for k, v in ckpt.tensors("schedule.").items()})
     rng = ckpt.tensors("rng.")
     try:

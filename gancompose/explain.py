@@ -35,7 +35,7 @@ def render_explanation(run, console: Console) -> None:
         terms = ", ".join(f"{tm.name} ({tm.weight:g}, {tm.every})" for tm in ph.terms)
         sched.add_row(ph.name, str(ph.repeat), terms, ", ".join(ph.optimizers), ", ".join(ph.frozen) or "-")
     console.print(sched)
-    for line in getattr(run.schedule, "describe", lambda: [])():  # a staged schedule's timeline (ProGAN)
+    for line in run.schedule.describe():  # a staged schedule's timeline (progressive growing)
         console.print(f"  {line}")
 
     console.print(_provenance(run))

@@ -174,8 +174,11 @@ def register_metrics(register):
 def register_schedules(register):
     """Register training schedules (variants): what each step of the one training loop does.
 
-    ``factory(params, run) -> Schedule`` with ``phases(step) -> list[Phase]``: which terms are
-    summed, which optimizers step, which networks are frozen, how often a phase repeats. A GAN
+    ``factory(params, run) -> Schedule``, an instance of a subclass of :class:`gancompose.engine.Schedule`
+    with ``roles`` and ``phases(step) -> list[Phase]``: which terms are summed, which optimizers step, which
+    networks are frozen, how often a phase repeats. The base declares, with defaults that do nothing, every
+    other method the core calls (``before_step``, ``prepare_batch``, ``stage``, ``status``, ``describe``,
+    ``sample_grid``, ``state_dict``/``load_state_dict``). A GAN
     variant is a composition of components and a schedule, never a trainer subclass.
     """
 

@@ -11,6 +11,7 @@ from torch import nn
 
 from gancompose.builder.networks import NetworkReport, build_network, call_factory
 from gancompose.data import BatchStream, DatasetParams, DataStandIn
+from gancompose.engine.phases import Schedule
 from gancompose.errors import DataError, RecipeError
 from gancompose.recipe.checks import check_built
 from gancompose.portable.freeze import apply_trainable, trainable_parameters
@@ -89,8 +90,7 @@ class Run:
         if self.performance is not None and self.performance.channels_last:
             batch = {k: v.contiguous(memory_format=torch.channels_last) if v.dim() == 4 else v
                      for k, v in batch.items()}
-        prepare = getattr(self.schedule, "prepare_batch", None)  # e.g. reals at the current resolution (ProGAN)
-        return batch if prepare is None else prepare(batch)
+        return self.schedule.prepare_batch(batch)  # e.g. reals at the current resolution (progressive growing)
 
     def sample_labels(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` class labels drawn uniformly (for fake batches of a conditional generator)."""
@@ -313,6 +313,11 @@ def _build_run(recipe, registry, device, dataset, with_data, init_weights=True, 
     check_built(recipe, registry, networks)
     apply_fused(perf, run.optimizers, requested=recipe.performance.fused_optimizers is True)
     run.schedule = _build("schedule", recipe.schedule, registry, ["schedule"], run)
+    if not isinstance(run.schedule, Schedule):
+        comp = registry.get("schedule", recipe.schedule.type)
+        raise RecipeError(f"schedule {comp.name!r} (plugin {comp.plugin!r}) built a {type(run.schedule).__name__}, "
+                          "not a gancompose.engine.Schedule", key=["schedule", "type"],
+                          hint="the plugin's schedule must subclass gancompose.engine.Schedule (docs/plugins.md)")
     if with_data:
         if dist is not None:
             dist.share(recipe.train.batch_size)  # a batch that does not split evenly is refused now

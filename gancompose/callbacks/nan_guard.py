@@ -65,7 +65,7 @@ def state_tensors(run) -> dict[str, torch.Tensor]:
             for key, value in state.items():
                 if torch.is_tensor(value):
                     out[f"optimizers.{name}.{i}.{key}"] = value
-    if hasattr(run.schedule, "state_dict"):
+    if run.schedule is not None:
         for key, value in run.schedule.state_dict().items():
             if torch.is_tensor(value):
                 out[f"schedule.{key}"] = value

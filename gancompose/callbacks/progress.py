@@ -27,8 +27,7 @@ def rate(record: dict) -> str:
 def _status(run) -> str:
     """What the schedule says about where it is (``schedule.status(run) -> dict``), e.g. ProGAN's stage,
     resolution and alpha; empty for schedules without it."""
-    status = getattr(run.schedule, "status", None)
-    items = {**(status(run) if status is not None else {}), **augmentation_status(run.networks)}  # e.g. ADA's p
+    items = {**run.schedule.status(run), **augmentation_status(run.networks)}  # e.g. ProGAN's stage, ADA's p
     return "  ".join(f"{k} {v}" for k, v in items.items())
 
 

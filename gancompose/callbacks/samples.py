@@ -28,8 +28,9 @@ class SampleGrid:
         os.replace(tmp, latest)
 
     def _draw(self, run, path: Path) -> None:
-        if hasattr(run.schedule, "sample_grid"):
-            images, nrow = run.schedule.sample_grid(run, self.n)
+        own = run.schedule.sample_grid(run, self.n)  # a schedule's own grid (a cycle pair's translations)
+        if own is not None:
+            images, nrow = own
             self.last = save_grid(images, path, nrow=nrow)
         elif is_conditional(run.networks[run.generator_name()]):  # one row per class
             per_class = max(1, self.n // run.num_classes)

@@ -18,8 +18,7 @@ class StageGrid:
         self.written: list[Path] = []
 
     def _stage(self, run) -> str | None:
-        stage = getattr(run.schedule, "stage", None)
-        return stage(run.state.images_seen) if callable(stage) else None
+        return run.schedule.stage(run.state.images_seen)
 
     def _write(self, run, stage: str) -> None:
         path = self.folder / f"stage_{stage}_step_{run.state.step:07d}.png"

@@ -134,9 +134,7 @@ class _GradSwitch:
 def run_step(run, step: int, logs: StepLogs, grads: _GradSwitch) -> None:
     if run.performance is not None and run.performance.cuda_graphs:
         torch.compiler.cudagraph_mark_step_begin()  # a new iteration: earlier replays' outputs may be reused
-    before_step = getattr(run.schedule, "before_step", None)
-    if before_step is not None:  # batch size, base learning rates, resolution... from run.state (progressive growing)
-        before_step(run)
+    run.schedule.before_step(run)  # batch size, base learning rates, resolution... from run.state (progressive growing)
     run.apply_lr(step)
     shared: dict = {}
     for phase in run.schedule.phases(step):

@@ -49,11 +49,50 @@ class Phase:
     constraints: tuple = ()
 
 
-class Schedule(Protocol):
-    #: role -> network name (e.g. {"generator": "generator", "discriminator": "discriminator"})
-    roles: dict[str, str]
+class Schedule:
+    """Base of every schedule (``register_schedules``): what each step of the one loop does. Subclasses set
+    ``roles`` and implement :meth:`phases`; every other method the core calls is declared here with a default
+    that does nothing, so the core never probes a schedule for attributes. A family overrides what it needs
+    (the progressive schedule: before_step, prepare_batch, stage, status, describe, state; the cycle schedule:
+    sample_grid and its image pools' state)."""
 
-    def phases(self, step: int) -> list[Phase]: ...
+    #: role -> network name (e.g. {"generator": "generator", "discriminator": "discriminator"})
+    roles: dict[str, str] = {}
+
+    def phases(self, step: int) -> list[Phase]:
+        """The phases of step ``step``: a pure function of the step, so a resumed run is exact."""
+        raise NotImplementedError
+
+    def before_step(self, run) -> None:
+        """Set what the step needs from the counters in ``run.state`` (batch size, resolution, learning rates),
+        before the phases run; a plan computed from images seen, applied by the loop."""
+
+    def prepare_batch(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The real batch as the networks take it this step (e.g. reals at the current resolution)."""
+        return batch
+
+    def stage(self, images_seen: int) -> str | None:
+        """The name of the stage at ``images_seen`` (a grid is written when it changes), or None: no stages."""
+        return None
+
+    def status(self, run) -> dict[str, str]:
+        """Where the schedule is, for the progress display (e.g. resolution and fade-in alpha)."""
+        return {}
+
+    def describe(self) -> list[str]:
+        """Lines ``gancompose explain`` prints after the phase table (e.g. a staged schedule's timeline)."""
+        return []
+
+    def sample_grid(self, run, n: int) -> tuple[torch.Tensor, int] | None:
+        """``(images, row length)`` of the schedule's own sample grid, or None for the default grid of samples."""
+        return None
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The schedule's own state, checkpointed as ``schedule.<key>`` (e.g. image pools, growth)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore what :meth:`state_dict` returned (on --resume and rollback)."""
 
 
 class RegularizerParams(Params):

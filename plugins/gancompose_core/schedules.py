@@ -4,7 +4,7 @@ from __future__ import annotations
 from pydantic import Field, PositiveInt
 
 from gancompose import Params, RecipeError
-from gancompose.engine import Phase
+from gancompose.engine import Phase, Schedule
 from gancompose.builder.augment import monitored, observe_real
 from gancompose.engine.context import is_conditional
 from gancompose.errors import did_you_mean
@@ -52,7 +52,7 @@ class GeneratorAdversarial:
         return self.loss.generator(ctx.discriminate(ctx.fake, ctx.real_or_fake_labels(fake=True)), real_out)
 
 
-class Alternating:
+class Alternating(Schedule):
     """Discriminator n_critic times, then generator: the GAN training algorithm of Goodfellow et al."""
     provides = ("single_pair",)
 

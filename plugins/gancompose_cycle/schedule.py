@@ -15,7 +15,7 @@ from __future__ import annotations
 from pydantic import Field, NonNegativeInt
 
 from gancompose import Params, RecipeError
-from gancompose.engine import Phase
+from gancompose.engine import Phase, Schedule
 from gancompose.errors import did_you_mean
 
 from gancompose_cycle.pool import ImagePool
@@ -43,7 +43,7 @@ class CycleParams(Params):
         return {"AtoB": self.G_AB, "BtoA": self.G_BA}
 
 
-class Cycle:
+class Cycle(Schedule):
     """Two generators and two discriminators trained as CycleGAN: generators phase, then discriminators."""
     provides = ("cycle_pair",)
 

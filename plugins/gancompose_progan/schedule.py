@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import torch
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator
 
+from gancompose.engine import Schedule
 from gancompose import Params, RecipeError
 from gancompose_progan.networks import fade_reals
 
@@ -92,7 +93,7 @@ class ProgressiveParams(Params):
         return v
 
 
-class Progressive:
+class Progressive(Schedule):
     """Progressive growing (ProGAN): resolution, fade-in alpha, batch size and lr from the images seen."""
     #: both networks it trains must grow (checked while validating, from their blocks' ``provides``)
     requires = ("growing",)
