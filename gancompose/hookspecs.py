@@ -53,7 +53,8 @@ def register_blocks(register):
     size): a network whose ``input`` does not give it is refused while validating. A parameter named
     ``num_classes`` is the block's own class count (0: unconditional), refused unless it equals the data's.
     ``spectral_norm = true`` on the network normalizes every torch convolution, linear layer and embedding
-    and every :class:`gancompose.nn.ScaledWeight` layer; a block with another weighted layer is refused.
+    and every :class:`gancompose.nn.ScaledWeight` layer, the condition's included (a
+    :class:`gancompose.nn.NormalizationLayer`'s tables excepted); a block with another weighted layer is refused.
     """
 
 

@@ -61,6 +61,41 @@ def test_spectral_norm_without_the_flag_leaves_equalized_layers_alone(tmp_path):
     assert gains != {1.0}  # equalized learning rate as before
 
 
+@pytest.mark.parametrize("d_condition", ["concat", "auxiliary_classifier"])
+def test_spectral_norm_reaches_the_layers_a_condition_adds(d_condition, tmp_path):
+    """The label embedding of concat and the class head of an auxiliary classifier are layers of the network too:
+    applied before the conditioner wrapped the network, the flag used to leave them unnormalized."""
+    run = _build("dcgan_shapes.toml", tmp_path, "networks.discriminator.spectral_norm=true",
+                 "networks.discriminator.batch_norm=false", f"networks.discriminator.condition={{type='{d_condition}'}}",
+                 "networks.generator.condition={type='concat'}",
+                 *(["regularizers=[{type='auxiliary_classifier', network='discriminator'}]"]
+                   if d_condition == "auxiliary_classifier" else []))
+    layers = weighted_layers(run.networks["discriminator"])
+    added = [p for p, _ in layers if p.startswith(("embed", "classifier"))]
+    assert added and all(is_normalized(m) for _, m in layers), [p for p, m in layers if not is_normalized(m)]
+
+
+def test_spectral_norm_leaves_conditional_batch_norm_gains_alone(tmp_path):
+    """Per-class gains and shifts are a normalization layer's affine tables (gancompose.nn.NormalizationLayer):
+    normalizing gains initialized to 1 would shrink them all. The convolutions are normalized."""
+    run = _build("dcgan_shapes.toml", tmp_path, "networks.generator.spectral_norm=true",
+                 "networks.generator.condition={type='conditional_batch_norm'}",
+                 "networks.discriminator.condition={type='projection'}")
+    g = run.networks["generator"]
+    layers = weighted_layers(g)
+    assert layers and all(is_normalized(m) for _, m in layers)
+    gains = [m for n, m in g.named_modules() if n.endswith(".gamma")]
+    assert gains and not any(is_normalized(m) for m in gains)
+    assert all(torch.equal(m.weight, torch.ones_like(m.weight)) for m in gains)
+
+
+def test_a_condition_that_says_no_spectral_norm_on_a_normalized_network_is_refused(tmp_path):
+    with pytest.raises(RecipeError) as err:
+        _build("sngan_projection_shapes.toml", tmp_path, "networks.discriminator.spectral_norm=true",
+               "networks.discriminator.condition={type='projection', spectral_norm=false}")
+    assert "networks.discriminator.condition.spectral_norm" in str(err.value)
+
+
 def test_spectral_norm_that_cannot_reach_every_layer_is_refused(tmp_path):
     """The StyleGAN2 generator's modulated convolutions have no weight to normalize as declared."""
     with pytest.raises(RecipeError) as err:

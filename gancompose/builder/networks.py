@@ -15,7 +15,7 @@ from torch import nn
 
 from gancompose.builder.augment import attach_augmentation
 from gancompose.errors import GancomposeError, RecipeError
-from gancompose.nn import ScaledWeight, spectral_norm
+from gancompose.nn import NormalizationLayer, ScaledWeight, spectral_norm
 from gancompose.registry import Registry
 
 Shape = tuple[int, ...]
@@ -147,19 +147,15 @@ def build_network(name: str, spec, in_shape: Shape, registry: Registry,
     net, report = _build_plain(name, spec, tuple(in_shape), registry, key)
     if spec.init is not None:
         init = registry.get("initializer", spec.init.type).factory(spec.init)
-        before = [(path, m, _stored_weight(m).detach().clone()) for path, m in weighted_layers(net)]
-        init(net)
-        missed = [(path, m) for path, m, w in before if torch.equal(w, _stored_weight(m))]
+        before = [(path, m, stored_weight(m), stored_weight(m)._version) for path, m in weighted_layers(net)]
+        init(net)  # an initializer writes in place (the version counts) or sets a new tensor
+        missed = [(path, m) for path, m, w, v in before if stored_weight(m) is w and w._version == v]
         if missed:
             raise _refuse_partial_flag("init", f"init {spec.init.type!r}", name, spec, net, missed,
                                        [*key, "init"], "left their weights unchanged (the built-in initializers set "
                                        "torch convolutions and linear layers; a block with its own weight scheme, "
                                        "such as equalized learning rate's N(0, 1) weights scaled at run time, "
                                        "initializes itself)")
-    if spec.spectral_norm:
-        skipped = apply_spectral_norm(net)
-        if skipped:
-            raise _refuse_partial_spectral_norm(name, spec, net, skipped, key)
     if conditioner is not None:
         try:
             net = conditioner.wrap(net, in_shape)
@@ -171,6 +167,11 @@ def build_network(name: str, spec, in_shape: Shape, registry: Registry,
             raise _shape_error(f"conditional network ({spec.condition.type})", outer_shape, exc,
                                [*key, "condition"]) from None
         report = NetworkReport(name, outer_shape, tuple(out.shape[1:]), count_params(net), report.rows)
+    if spec.spectral_norm:  # after the conditioner: its layers (a label embedding, a class head) are the network's too
+        _refuse_contradicting_condition(name, spec, key)
+        skipped = apply_spectral_norm(net)
+        if skipped:
+            raise _refuse_partial_spectral_norm(name, spec, net, skipped, key)
     if getattr(spec, "augment", None) is not None:  # after the dry forward passes: applied in training mode only
         akey = [*key, "augment"]
         try:
@@ -183,7 +184,7 @@ def build_network(name: str, spec, in_shape: Shape, registry: Registry,
 
 def check_class_count(spec, num_classes: int | None, key: list) -> None:
     """A block's own ``num_classes`` parameter (0: unconditional) must equal the data's class count."""
-    if "num_classes" not in type(spec).model_fields or spec.type == "sequential":
+    if "num_classes" not in type(spec).model_fields:  # (a sequential network has none)
         return
     own = spec.num_classes
     if not own or own == num_classes:
@@ -233,17 +234,23 @@ def is_normalized(module: nn.Module) -> bool:
     return any("SpectralNorm" in type(p).__name__ for p in module.parametrizations["weight"])
 
 
+def stored_weight(module: nn.Module) -> torch.Tensor | None:
+    """The tensor a module stores as its ``weight`` (under a parametrization, the original), or None."""
+    if nn.utils.parametrize.is_parametrized(module, "weight"):
+        return module.parametrizations["weight"].original
+    return module._parameters.get("weight")
+
+
 def weighted_layers(net: nn.Module) -> list[tuple[str, nn.Module]]:
     """``(path, module)`` of every module with its own ``weight`` of two or more dimensions (a matrix or a
-    kernel: linear maps, convolutions, embeddings, modulated convolutions), parametrized or not."""
+    kernel: linear maps, convolutions, embeddings, modulated convolutions), parametrized or not; the tables of a
+    :class:`gancompose.nn.NormalizationLayer` (per-feature gains, as a batch norm's) are not among them."""
     out = []
+    skip = [p for p, m in net.named_modules() if isinstance(m, NormalizationLayer)]
     for path, module in net.named_modules():
-        if "parametrizations" in path.split("."):
+        if "parametrizations" in path.split(".") or any(path.startswith(f"{s}.") for s in skip):
             continue
-        if nn.utils.parametrize.is_parametrized(module, "weight"):
-            weight = module.parametrizations["weight"].original
-        else:
-            weight = module._parameters.get("weight")
+        weight = stored_weight(module)
         if isinstance(weight, torch.Tensor) and weight.dim() >= 2:
             out.append((path, module))
     return out
@@ -268,12 +275,6 @@ def apply_spectral_norm(net: nn.Module) -> list[tuple[str, nn.Module]]:
     return skipped
 
 
-def _stored_weight(module: nn.Module) -> torch.Tensor:
-    if nn.utils.parametrize.is_parametrized(module, "weight"):
-        return module.parametrizations["weight"].original
-    return module._parameters["weight"]
-
-
 def _refuse_partial_flag(flag: str, what: str, name: str, spec, net: nn.Module, skipped, key: list,
                          why: str) -> RecipeError:
     total = len(weighted_layers(net))
@@ -283,6 +284,16 @@ def _refuse_partial_flag(flag: str, what: str, name: str, spec, net: nn.Module, 
         f"{what} cannot take effect on {len(skipped)} of the {total} weighted layers of {spec.type!r}: "
         f"{listed}{more}; it {why}", key=key,
         hint=f"remove {flag} from networks.{name}, or use a block whose layers all take it")
+
+
+def _refuse_contradicting_condition(name: str, spec, key: list) -> None:
+    """A condition whose own ``spectral_norm = false`` (projection's embedding) contradicts the network's flag."""
+    cond = spec.condition
+    if cond is not None and "spectral_norm" in type(cond).model_fields and cond.spectral_norm is False:
+        raise RecipeError(f"condition {cond.type!r} says spectral_norm = false while networks.{name}.spectral_norm = "
+                          "true normalizes every weighted layer of the network, the condition's included",
+                          key=[*key, "condition", "spectral_norm"],
+                          hint=f"remove one of the two: networks.{name}.spectral_norm normalizes the condition too")
 
 
 def _refuse_partial_spectral_norm(name: str, spec, net: nn.Module, skipped, key: list) -> RecipeError:

@@ -256,7 +256,7 @@ def _distinct_log_keys(terms: list) -> None:
     """Terms of one recipe that share a name and a network (two ``r1`` on the discriminator with other weights,
     two plugin terms) log as ``NAME_I`` with ``I`` their index in ``[[regularizers]]``, so no two share a metrics
     key (terms on other networks join other phases: their keys differ by the phase already)."""
-    keys = [(t.name, getattr(t, "network", None)) for t in terms]
+    keys = [(t.name, t.network) for t in terms]  # (the schedules read term.network too)
     for i, term in enumerate(terms):
         if keys.count(keys[i]) > 1:
             term.name = f"{term.name}_{i}"

@@ -31,3 +31,10 @@ class ScaledWeight(nn.Module):
         """Spectrally normalize the effective weight ``weight_gain * weight`` (see the module's text)."""
         spectral_norm(self)
         self.weight_gain = 1.0
+
+
+class NormalizationLayer(nn.Module):
+    """Base of a normalization layer whose learned scale and shift are looked up in tables (conditional batch
+    norm: one row per class). Those tables are per-feature affine parameters, as a batch norm's ``weight`` and
+    ``bias`` are, not a linear map of the input, so ``spectral_norm = true`` on a network leaves them alone
+    (normalizing a table of gains initialized to 1 would shrink every gain to about 1/sqrt(rows x features))."""

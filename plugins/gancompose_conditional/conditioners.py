@@ -9,7 +9,7 @@ from pydantic import Field, PositiveInt
 from torch import nn
 
 from gancompose import Params, RecipeError
-from gancompose.nn import spectral_norm as apply_spectral_norm
+from gancompose.nn import NormalizationLayer, spectral_norm as apply_spectral_norm
 from gancompose_conditional.heads import FEATURE_HEAD, Wrapper, split_head
 
 Shape = tuple[int, ...]
@@ -118,7 +118,7 @@ class ConditionalBatchNormParams(Params):
     pass
 
 
-class ConditionalBatchNorm(nn.Module):
+class ConditionalBatchNorm(NormalizationLayer):
     """Batch norm whose scale and shift are looked up per class (de Vries et al. 2017; SNGAN, BigGAN)."""
 
     def __init__(self, bn: nn.modules.batchnorm._BatchNorm, num_classes: int):
