@@ -267,3 +267,17 @@ def test_a_dataset_without_a_declared_shape_still_needs_its_data(tmp_path):
                                               "image_size=16, labels='subfolders'}")
     with pytest.raises(Exception, match="does not exist"):
         build_run(validate_recipe(raw), with_data=False, stand_in=True)
+
+
+def test_an_image_folder_class_count_other_than_its_subfolders_is_refused(tmp_path):
+    """data.num_classes declares the count before the folder is there; once it is, it must be the subfolders'."""
+    from PIL import Image
+    from gancompose.errors import DataError
+    from gancompose_data.image_folder import ImageFolderDataset, ImageFolderParams
+    for cls in ("cats", "dogs"):
+        (tmp_path / "d" / cls).mkdir(parents=True)
+        Image.new("RGB", (20, 20)).save(tmp_path / "d" / cls / "a.png")
+    root = str(tmp_path / "d")
+    assert ImageFolderDataset(ImageFolderParams(root=root, labels="subfolders", num_classes=2)).num_classes == 2
+    with pytest.raises(DataError, match="expected 3 classes .* found 2 subfolders"):
+        ImageFolderDataset(ImageFolderParams(root=root, labels="subfolders", num_classes=3))
