@@ -167,11 +167,13 @@ def run_recipe(recipe, *, resume: str | Path | None = None, max_steps: int | Non
         return _run(recipe, resume, max_steps, quiet, device, progress, console, writer_class, None, allow_changes)
     check_supported(recipe)
     dist.start(dist.device(resolve_device(device or recipe.train.device)))
+    result = None
     try:
-        return _run(recipe, resume, max_steps, quiet, device, progress and dist.is_main, console, writer_class, dist,
-                    allow_changes)
+        result = _run(recipe, resume, max_steps, quiet, device, progress and dist.is_main, console, writer_class,
+                      dist, allow_changes)
+        return result
     finally:
-        dist.stop()
+        dist.stop(result.run if result is not None else None, finished=result is not None)
 
 
 def _run(recipe, resume, max_steps, quiet, device, progress, console, writer_class, dist,

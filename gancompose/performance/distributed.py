@@ -68,9 +68,21 @@ class Distributed:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
                                 timeout=timedelta(minutes=COLLECTIVE_TIMEOUT_MIN))
 
-    def stop(self) -> None:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+    def stop(self, run=None, *, finished: bool = False) -> None:
+        """Leave the process group. After a normal finish every process first meets the others (process 0 may
+        still be writing the last checkpoint and samples) and drops its DistributedDataParallel wrappers, which
+        hold the group: a group left to be torn down with the interpreter can abort the process (gloo's worker
+        threads outlive it), and a process that leaves early makes torchrun stop the others mid-write. After a
+        failure it leaves at once: the others would wait at a barrier they never meet."""
+        if not dist.is_initialized():
+            return
+        if finished:
+            dist.barrier()
+        if run is not None:
+            run.replicas.clear()
+        import gc
+        gc.collect()
+        dist.destroy_process_group()
 
     def replicate(self, run) -> None:
         """Wrap every network an optimizer trains in DistributedDataParallel (``run.replicas``). Parameters start
