@@ -27,7 +27,9 @@ class _Group(click.Group):
     def _add_plugin_commands(self) -> None:
         if not _Group._plugins_added and self.name == "cli":
             _Group._plugins_added = True
-            default_registry().add_commands(self)
+            reg = default_registry()
+            reg.add_commands(self)
+            _add_sample_options(self.commands["sample"], reg)
 
     def get_command(self, ctx, cmd_name):
         self._add_plugin_commands()
@@ -252,39 +254,28 @@ def _report_run(result) -> None:
 @click.option("--class", "class_", type=click.IntRange(min=0), help="Conditional generators: only this class.")
 @click.option("--per-class", type=click.IntRange(min=1, max=MAX_SAMPLES),
               help="Conditional generators: a grid with one row of this many samples per class.")
-@click.option("--truncation", "truncation", type=float, metavar="PSI",
-              help="Style-based generators: the truncation trick, w = w_avg + PSI (w - w_avg) (e.g. 0.7).")
-@click.option("--mixing", metavar="ROWSxCOLS",
-              help="Style-based generators: a style-mixing grid instead (e.g. 4x6 or 5): rows take the coarse "
-                   "styles from one seed, columns the fine styles from another.")
-@click.option("--mixing-cutoff", type=click.IntRange(min=0), metavar="K",
-              help="With --mixing: style layers below K are coarse (default: half of them).")
-def sample(checkpoint, count, output, seed, no_ema, device, class_, per_class, truncation, mixing, mixing_cutoff):
-    """Generate a grid of samples from a checkpoint (its recipe is read from the file)."""
+def sample(checkpoint, count, output, seed, no_ema, device, class_, per_class, **plugin_values):
+    """Generate a grid of samples from a checkpoint (its recipe is read from the file). Plugins add options
+    (the style family's --truncation and --mixing)."""
     from gancompose.errors import GancomposeError
     from gancompose.runner import load_for_sampling
-    from gancompose.sampling import (check_finite_samples, class_labels, generate, grid_path, save_grid,
-                                     style_mixing_grid)
-    _registry()
+    from gancompose.sampling import check_finite_samples, class_labels, generate, grid_path, save_grid
+    reg = _registry()
     output = grid_path(output)  # before any work: an unknown extension is refused at once
     run_ = load_for_sampling(checkpoint, device=device)
-    if mixing is not None:
-        try:
-            rows, _, cols = mixing.lower().partition("x")
-            rows, cols = int(rows), int(cols or rows)
-            assert rows > 0 and cols > 0
-        except (ValueError, AssertionError):
-            raise GancomposeError(f"--mixing {mixing!r}: expected ROWSxCOLS (e.g. 4x6) or N") from None
-        if per_class is not None:
-            raise GancomposeError("--mixing and --per-class do not go together; use --class to pick one class")
-        if (rows + 1) * (cols + 1) > MAX_SAMPLES:
-            raise GancomposeError(f"--mixing {mixing!r}: at most {MAX_SAMPLES:,} images in a grid")
-        images, nrow = style_mixing_grid(run_, rows, cols, cutoff=mixing_cutoff, seed=seed, use_ema=not no_ema,
-                                         label=class_, truncation_psi=truncation)
-        check_finite_samples(images, run_, use_ema=not no_ema)
-        path = save_grid(images, output, nrow=nrow)
-        err_console.print(f"wrote a {rows}x{cols} style-mixing grid to {path}", soft_wrap=True)
-        return
+    options = [option for _, option in reg.sample_options()]
+    net = run_.sampling_network(run_.generator_name(), not no_ema)
+    forward_kwargs: dict = {}
+    for option in options:
+        forward_kwargs.update(option.forward_kwargs(net, plugin_values))
+    for option in options:
+        grid = option.grid(run_, plugin_values, seed=seed, use_ema=not no_ema, label=class_, per_class=per_class,
+                           forward_kwargs=forward_kwargs)
+        if grid is not None:
+            check_finite_samples(grid.images, run_, use_ema=not no_ema)
+            path = save_grid(grid.images, output, nrow=grid.nrow)
+            err_console.print(f"wrote {escape(grid.what)} to {path}", soft_wrap=True)
+            return
     labels, nrow = None, None
     if class_ is not None or per_class is not None:
         k = run_.num_classes
@@ -298,10 +289,25 @@ def sample(checkpoint, count, output, seed, no_ema, device, class_, per_class, t
         labels = class_labels(k, count if class_ is not None else per_class, only=class_)
         nrow = None if class_ is not None else per_class
     images = generate(run_, len(labels) if labels is not None else count, seed=seed, use_ema=not no_ema,
-                      labels=labels, truncation_psi=truncation)
+                      labels=labels, forward_kwargs=forward_kwargs)
     check_finite_samples(images, run_, use_ema=not no_ema)
     path = save_grid(images, output, nrow=nrow)
     err_console.print(f"wrote {len(images)} samples to {path}", soft_wrap=True)
+
+
+def _add_sample_options(command: click.Command, reg) -> None:
+    """The options plugins add to ``gancompose sample`` (``register_sample_options``); one whose name or flag is
+    already taken is skipped and reported as a plugin failure."""
+    from gancompose.registry import PluginFailure
+    for plugin, option in reg.sample_options():
+        taken = {p.name for p in command.params} | {o for p in command.params for o in p.opts}
+        clash = [p for p in option.options if p.name in taken or set(p.opts) & taken]
+        if clash:
+            reg.failures.append(PluginFailure(plugin, "register_sample_options",
+                                              f"{type(option).__name__}: option {clash[0].opts[0]} of gancompose "
+                                              "sample is already taken"))
+            continue
+        command.params.extend(option.options)
 
 
 def _data_folder(recipe: str, overrides, folder: str) -> str:

@@ -185,6 +185,20 @@ def register_schedules(register):
 
 
 @hookspec
+def register_sample_options(register):
+    """Add options to ``gancompose sample`` (a family's sampling behaviour: a truncation, a grid of its own).
+
+    ``register(option)`` takes an instance of a subclass of :class:`gancompose.sampling.SampleOption`, which
+    declares its click options (``options``) and, with defaults that do nothing, what they do: keyword arguments
+    for every forward of the generator (``forward_kwargs``) and a grid written instead of the ``-n`` samples
+    (``grid``). The option refuses, with a :class:`gancompose.GancomposeError`, a generator it cannot act on.
+    Called the first time the CLI builds ``gancompose sample``; a plugin whose hook raises, or whose option's
+    name another plugin took first, is reported and the others' options still load. The style family's
+    ``--truncation`` and ``--mixing`` come through this hook (plugins/gancompose_style/sampling.py).
+    """
+
+
+@hookspec
 def register_commands(cli):
     """Add command-line commands (the pattern of simonw/llm's hook of the same name).
 

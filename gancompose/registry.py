@@ -82,6 +82,32 @@ class Registry:
     #: (plugin name, its ``register_commands`` implementation), called by :meth:`add_commands`
     command_hooks: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
 
+    #: (plugin name, its ``register_sample_options`` implementation), called by :meth:`sample_options`
+    sample_option_hooks: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
+    _sample_options: list[tuple[str, Any]] | None = None
+
+    def sample_options(self) -> list[tuple[str, Any]]:
+        """(plugin, :class:`gancompose.sampling.SampleOption`) for every option plugins add to ``gancompose
+        sample`` (``register_sample_options``), collected once. A hook that raises, or registers something
+        else than a ``SampleOption``, is recorded in ``failures``; the others' options still load."""
+        if self._sample_options is None:
+            from gancompose.sampling import SampleOption
+            self._sample_options = []
+            for plugin, hook in self.sample_option_hooks:
+                staged: list = []
+                try:
+                    hook(register=staged.append)
+                    for option in staged:
+                        if not isinstance(option, SampleOption):
+                            raise TypeError(f"register() takes a gancompose.sampling.SampleOption instance, "
+                                            f"got {type(option).__name__}")
+                except Exception as exc:
+                    self.failures.append(PluginFailure(plugin, "register_sample_options",
+                                                       f"{type(exc).__name__}: {exc}"))
+                    continue
+                self._sample_options += [(plugin, option) for option in staged]
+        return self._sample_options
+
     def add_commands(self, cli) -> None:
         """Let every plugin add its commands to the click group ``cli`` (``register_commands``); a plugin whose
         hook raises is recorded in ``failures`` and the others' commands still load."""
@@ -203,6 +229,8 @@ def build_registry(extra_plugins: dict[str, object] | None = None, *, entry_poin
     reg.plugins = [pm.get_name(p) for p in pm.get_plugins()]
     reg.modules = sorted(p.__name__ for p in pm.get_plugins() if isinstance(p, types.ModuleType))
     reg.command_hooks = [(impl.plugin_name, impl.function) for impl in pm.hook.register_commands.get_hookimpls()]
+    reg.sample_option_hooks = [(impl.plugin_name, impl.function)
+                               for impl in pm.hook.register_sample_options.get_hookimpls()]
 
     for hook_name, kind in HOOK_KINDS.items():
         hook = getattr(pm.hook, hook_name)

@@ -1,6 +1,8 @@
-"""Generating images from a run's generator: a fixed-latent grid for training, any count for ``sample``."""
+"""Generating images from a run's generator: a fixed-latent grid for training, any count for ``sample``, and the
+base of the options a plugin adds to ``gancompose sample`` (:class:`SampleOption`)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -16,29 +18,48 @@ def class_labels(num_classes: int, per_class: int, only: int | None = None) -> t
     return torch.arange(num_classes).repeat_interleave(per_class)
 
 
-def _truncation_kwargs(net, truncation_psi: float | None) -> dict:
-    """``{"truncation_psi": psi}`` for a generator that supports the truncation trick (it sets
-    ``supports_truncation = True`` and takes a ``truncation_psi`` keyword); an error for others."""
-    if truncation_psi is None:
+@dataclass
+class Grid:
+    """A grid a :class:`SampleOption` writes instead of the ``-n`` samples: the images, in rows of ``nrow``, and
+    what the CLI says it wrote (``"a 2x3 style-mixing grid"``)."""
+    images: torch.Tensor
+    nrow: int
+    what: str
+
+
+class SampleOption:
+    """An option a plugin adds to ``gancompose sample`` (the ``register_sample_options`` hook).
+
+    ``options`` are its click options (``click.Option(["--my-option"], ...)``); the values of every plugin's
+    options reach :meth:`forward_kwargs` and :meth:`grid` as ``values``, keyed by the options' parameter names
+    (None where not given). Both methods have defaults that do nothing, so an option overrides what it needs.
+    """
+    #: the click options added to ``gancompose sample``
+    options: tuple = ()
+
+    def forward_kwargs(self, net, values: dict) -> dict:
+        """Keyword arguments every forward of the generator ``net`` gets while sampling (e.g. a truncation).
+        Raise :class:`gancompose.GancomposeError` for a generator the given values cannot act on."""
         return {}
-    if not getattr(net, "supports_truncation", False):
-        raise GancomposeError(f"this generator ({type(net).__name__}) does not support truncation: it keeps no "
-                              f"mean latent", hint="--truncation works with style-based generators "
-                                                   "(stylegan_generator, stylegan2_generator)")
-    return {"truncation_psi": float(truncation_psi)}
+
+    def grid(self, run, values: dict, *, seed: int, use_ema: bool, label: int | None, per_class: int | None,
+             forward_kwargs: dict) -> Grid | None:
+        """A grid of its own written instead of the ``-n`` samples (e.g. a style-mixing grid), or None when its
+        options were not given. ``forward_kwargs``: what every option's :meth:`forward_kwargs` returned."""
+        return None
 
 
 @torch.no_grad()
 def generate(run, n: int, *, seed: int = 0, use_ema: bool = True, batch_size: int = 256,
-             labels: torch.Tensor | None = None, truncation_psi: float | None = None) -> torch.Tensor:
+             labels: torch.Tensor | None = None, forward_kwargs: dict | None = None) -> torch.Tensor:
     """``n`` samples from the generator (its EMA copy when there is one), in eval mode, on the CPU.
     The latents come from their own generator seeded by ``seed``, so the training RNG is untouched.
     A conditional generator gets ``labels`` (default: classes in turn, 0, 1, 2, ...).
-    ``truncation_psi`` (style-based generators only): pull w towards its tracked mean."""
+    ``forward_kwargs``: keyword arguments of every forward (what a plugin's :class:`SampleOption` asks for)."""
     name = run.generator_name()
     net = run.sampling_network(name, use_ema)
     conditional = is_conditional(net)
-    extra = _truncation_kwargs(net, truncation_psi)
+    extra = dict(forward_kwargs or {})
     if conditional and labels is None:
         labels = torch.arange(n) % run.num_classes
     if labels is not None and not conditional:
@@ -60,43 +81,6 @@ def generate(run, n: int, *, seed: int = 0, use_ema: bool = True, batch_size: in
     finally:
         net.train(was_training)
     return torch.cat(out)
-
-
-@torch.no_grad()
-def style_mixing_grid(run, rows: int, cols: int, *, cutoff: int | None = None, seed: int = 0, use_ema: bool = True,
-                      label: int | None = None, truncation_psi: float | None = None) -> tuple[torch.Tensor, int]:
-    """A style-mixing grid: the first row shows ``cols`` column sources, the first column ``rows`` row sources,
-    and cell (i, j) takes the coarse styles (layers below ``cutoff``, default half of them) from row source i
-    and the fine styles from column source j. Returns the images (the top-left cell blank) and the grid's
-    width, ``cols + 1``. Latents: the rows' then the columns', from a generator seeded by ``seed``."""
-    net = run.sampling_network(run.generator_name(), use_ema)
-    if not getattr(net, "supports_style_mixing", False):
-        raise GancomposeError(f"this generator ({type(net).__name__}) does not mix styles",
-                              hint="--mixing works with style-based generators (stylegan_generator, "
-                                   "stylegan2_generator)")
-    cutoff = net.num_ws // 2 if cutoff is None else cutoff
-    if not 0 <= cutoff <= net.num_ws:
-        raise GancomposeError(f"--mixing-cutoff {cutoff} is out of range: this generator has {net.num_ws} style "
-                              f"layers (0 to {net.num_ws})")
-    psi = 1.0 if truncation_psi is None else float(truncation_psi)
-    g = torch.Generator(device="cpu").manual_seed(seed)
-    z_rows, z_cols = run.sample_latent(rows, generator=g), run.sample_latent(cols, generator=g)
-    y = None
-    if is_conditional(net):
-        y = torch.full((max(rows, cols),), 0 if label is None else label, dtype=torch.long, device=run.device)
-    was_training = net.training
-    net.eval()
-    try:
-        col_imgs = net.style_mix(z_cols, z_cols, 0, None if y is None else y[:cols], psi).float().cpu()
-        cells = [torch.ones_like(col_imgs[:1]), col_imgs]  # blank (white) corner
-        for i in range(rows):
-            zr = z_rows[i:i + 1]
-            row_src = net.style_mix(zr, zr, 0, None if y is None else y[:1], psi).float().cpu()
-            mixed = net.style_mix(zr.expand(cols, -1), z_cols, cutoff, None if y is None else y[:cols], psi)
-            cells += [row_src, mixed.float().cpu()]
-    finally:
-        net.train(was_training)
-    return torch.cat(cells), cols + 1
 
 
 def to_grid_image(samples: torch.Tensor, nrow: int | None = None) -> torch.Tensor:

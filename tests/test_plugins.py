@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 import gancompose
 from gancompose import Params, hookimpl, hookspecs
 from gancompose.cli import cli
-from gancompose.errors import RecipeError
+from gancompose.errors import GancomposeError, RecipeError
 from conftest import ROOT
 from gancompose.params import NoParams
 from gancompose.recipe import load_raw, load_recipe, recipe_model, validate_recipe
@@ -187,7 +187,7 @@ def _hookspec_names() -> set[str]:
 
 
 #: hooks that add something other than a component kind
-NON_COMPONENT_HOOKS = {"register_commands"}
+NON_COMPONENT_HOOKS = {"register_commands", "register_sample_options"}
 
 
 def test_every_hookspec_has_a_kind_and_the_test_plugin_covers_them():
@@ -224,6 +224,80 @@ def test_a_plugin_adds_commands_and_a_broken_one_does_not_take_the_others_down()
     assert "hello-plugin" in group.commands
     assert [(f.plugin, f.stage) for f in reg.failures] == [("breaks", "register_commands")]
     assert CliRunner().invoke(group, ["hello-plugin"]).output == "hello from a plugin\n"
+
+
+def test_a_plugin_adds_sample_options_and_a_broken_or_clashing_one_is_reported(tmp_path, monkeypatch):
+    """register_sample_options: a plugin's options join ``gancompose sample`` (a grid of its own, keyword
+    arguments it refuses for a generator); a hook that raises, a registration that is not a SampleOption and an
+    option whose flag is taken are reported by plugin name, and the other options still work."""
+    import click
+    import torch
+    import gancompose.cli as cli_mod
+    from conftest import refusal
+    from gancompose.runner import run_recipe
+    from gancompose.sampling import Grid, SampleOption
+
+    class Corners(SampleOption):
+        options = (click.Option(["--corners"], type=int, help="A grid of N points at (1, 1)."),
+                   click.Option(["--picky"], is_flag=True, help="Refuses every generator."))
+
+        def forward_kwargs(self, net, values):
+            if values["picky"]:
+                raise GancomposeError(f"--picky does not take {type(net).__name__}")
+            return {}
+
+        def grid(self, run, values, *, seed, use_ema, label, per_class, forward_kwargs):
+            if values["corners"] is None:
+                return None
+            return Grid(torch.ones(values["corners"], 2), 4, f"{values['corners']} corners")
+
+    class Adds:
+        @hookimpl
+        def register_sample_options(register):
+            register(Corners())
+
+    class Breaks:
+        @hookimpl
+        def register_sample_options(register):
+            raise RuntimeError("boom")
+
+    class NotAnOption:
+        @hookimpl
+        def register_sample_options(register):
+            register(object())
+
+    class Clashes:
+        @hookimpl
+        def register_sample_options(register):
+            class Seed(SampleOption):
+                options = (click.Option(["--seed"], type=int),)
+            register(Seed())
+
+    reg = build_registry(extra_plugins={"adds": Adds, "breaks": Breaks, "not_an_option": NotAnOption,
+                                        "clashes": Clashes})
+    sample = cli.commands["sample"]
+    monkeypatch.setattr(sample, "params", list(sample.params))
+    monkeypatch.setattr(cli_mod._Group, "_plugins_added", False)
+    monkeypatch.setattr(cli_mod, "default_registry", lambda: reg)
+    from gancompose.recipe import load_recipe as load
+    result = run_recipe(load(ROOT / "recipes" / "vanilla_gan_ring.toml",
+                             ["train.steps=1", "metrics=[]", f"train.output_dir={tmp_path}"]), progress=False)
+    ckpt = result.run_dir / "checkpoints" / "last.safetensors"
+    res = CliRunner(env={"COLUMNS": "200"}).invoke(cli, ["sample", str(ckpt), "--corners", "3",
+                                                         "-o", str(tmp_path / "c.png")])
+    assert res.exit_code == 0, res.output
+    assert "wrote 3 corners to" in res.output and (tmp_path / "c.png").is_file()
+    failures = {(f.plugin, f.stage): f.error for f in reg.failures}
+    assert set(failures) == {("breaks", "register_sample_options"), ("not_an_option", "register_sample_options"),
+                             ("clashes", "register_sample_options")}
+    assert "boom" in failures[("breaks", "register_sample_options")]
+    assert "SampleOption" in failures[("not_an_option", "register_sample_options")]
+    assert "--seed" in failures[("clashes", "register_sample_options")]
+    assert "plugin 'clashes' failed" in res.output  # reported in the CLI, the run still went on
+    msg = refusal(CliRunner(env={"COLUMNS": "200"}).invoke(cli, ["sample", str(ckpt), "--picky",
+                                                                 "-o", str(tmp_path / "p.png")]))
+    assert "--picky does not take" in msg and not (tmp_path / "p.png").exists()
+    assert "--truncation" in CliRunner().invoke(cli, ["sample", "--help"]).output  # the built-in ones are still there
 
 
 def test_the_cycle_family_commands_come_from_its_plugin():

@@ -19,10 +19,11 @@ from gancompose.cli import cli
 from gancompose.errors import GancomposeError
 from gancompose.recipe import load_raw, load_recipe
 from gancompose.runner import load_for_sampling, run_recipe
-from gancompose.sampling import generate, style_mixing_grid
+from gancompose.sampling import generate
 from gancompose_style.discriminator import StyleGAN2Discriminator, StyleGAN2DiscriminatorParams, stylegan2_discriminator
 from gancompose_style.modulated import modulated_conv2d
 from gancompose_style.ops import downsample2d, make_filter, upsample2d
+from gancompose_style.sampling import style_mixing_grid, truncation_kwargs
 from gancompose_style.stylegan1 import StyleGANGenerator
 from gancompose_style.synthesis import StyleGAN2Generator, StyleGAN2GeneratorParams, stylegan2_generator
 
@@ -279,7 +280,8 @@ def test_shapes_recipe_trains_and_samples_with_truncation_and_mixing(tmp_path):
     g = run.ema["generator"]
     assert torch.equal(g.mapping.w_avg, result.run.networks["generator"].mapping.w_avg)  # kept by the checkpoint
     assert g.mapping.w_avg.abs().sum() > 0
-    a, b = generate(run, 4, seed=1, truncation_psi=0.7), generate(run, 4, seed=1)
+    a = generate(run, 4, seed=1, forward_kwargs=truncation_kwargs(run.ema['generator'], 0.7))
+    b = generate(run, 4, seed=1)
     assert a.shape == b.shape == (4, 3, 16, 16) and not torch.allclose(a, b)
     with torch.no_grad():
         mean = g(torch.randn(3, 16), truncation_psi=0.0, noise_mode="const")
@@ -302,7 +304,11 @@ def test_truncation_on_a_generator_without_it_is_a_clear_error(tmp_path):
     result = run_recipe(recipe, progress=False)
     run = load_for_sampling(result.run_dir / "checkpoints" / "last.safetensors")
     with pytest.raises(GancomposeError, match="does not support truncation"):
-        generate(run, 2, truncation_psi=0.7)
+        truncation_kwargs(run.sampling_network(run.generator_name(), True), 0.7)
+    res = CliRunner().invoke(cli, ["sample", str(result.run_dir / "checkpoints" / "last.safetensors"),
+                                   "--truncation", "0.7", "-o", str(tmp_path / "t.png")])
+    assert res.exit_code == 2 and "does not support truncation" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "t.png").exists()
     with pytest.raises(GancomposeError, match="does not mix styles"):
         style_mixing_grid(run, 2, 2)
 

@@ -3,8 +3,8 @@
 Blocks: ``stylegan2_generator`` (mapping network, modulated convolutions with demodulation, skip toRGBs),
 ``stylegan2_discriminator`` (residual, minibatch stddev, optional label projection) and
 ``stylegan_generator`` (StyleGAN 1: constant input, AdaIN, per-layer noise). Both generators mix styles in
-training, keep the mean ``w`` for truncation and expose ``truncation_psi`` / ``style_mix`` to
-``gancompose sample --truncation / --mixing``. Regularizer: ``path_length`` (StyleGAN2, lazy).
+training and keep the mean ``w``; the plugin adds ``gancompose sample --truncation / --mixing`` for them
+(sampling.py, through the ``register_sample_options`` hook). Regularizer: ``path_length`` (StyleGAN2, lazy).
 R1 and the non-saturating loss come from the ``wasserstein`` plugin; equalized-LR layers from
 ``gancompose_core.equalized``. Command: ``gancompose import stylegan2 network-snapshot.pkl -o NAME.safetensors``
 (commands.py, importer.py; snapshot.py reads the pickle without running code from it). See docs/style.md.
@@ -33,3 +33,10 @@ def register_regularizers(register):
 def register_commands(cli):
     from gancompose_style.commands import add_commands
     add_commands(cli)
+
+
+@hookimpl
+def register_sample_options(register):
+    from gancompose_style.sampling import OPTIONS
+    for option in OPTIONS:
+        register(option)

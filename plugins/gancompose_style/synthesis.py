@@ -45,9 +45,6 @@ class StyleGenerator(nn.Module):
     ``self.z_dim``, ``self.c_dim`` and ``self.style_mixing_prob``.
     """
 
-    #: ``gancompose sample --truncation`` and ``--mixing`` look for these
-    supports_truncation = True
-    supports_style_mixing = True
     #: style layers a truncation applies to when the caller gives no cutoff (None: all)
     default_truncation_cutoff: int | None = None
 
