@@ -14,7 +14,6 @@ from gancompose.builder import Run, build_run, resolve_device
 from gancompose.builder.run import build_networks, ema_copy
 from gancompose.callbacks import Checkpointer, Evaluation, MetricsLog, Progress, QuietLog, SampleGrid
 from gancompose.callbacks.nan_guard import NaNGuard, NonFiniteError
-from gancompose.callbacks.stages import StageGrid
 from gancompose.callbacks.tensorboard import TensorBoard, summary_writer_class
 from gancompose.checkpoint import Checkpoint, load_networks, restore_run
 from gancompose import resume as resume_mod
@@ -256,7 +255,7 @@ def _train_in(run, recipe, run_dir, ckpt, changes, max_steps, quiet, progress, c
     # after an interrupt, it is written before any optional end-of-run work (samples and metrics draw from forked
     # generators, so the order does not change what is saved)
     callbacks: list = [guard, metrics, checkpoints, _Checkpointed(flag, checkpoints, True), samples,
-                       StageGrid(run_dir / "samples", t.samples, t.seed)]  # a grid per stage (progressive growing)
+                       *run.schedule.callbacks(run, run_dir)]  # e.g. a grid per stage of progressive growing
     evaluation = None
     if recipe.metrics:
         evaluation = Evaluation(run_dir / "metrics.jsonl", [

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
-from typing import Iterable, Protocol
+from typing import Iterable
 
 import torch
 
@@ -21,10 +21,18 @@ from gancompose.engine.context import StepContext
 from gancompose.performance.compile import PhaseInputs
 
 
-class Callback(Protocol):
-    def on_train_start(self, run) -> None: ...
-    def on_step_end(self, run, logs: "StepLogs") -> None: ...
-    def on_train_end(self, run) -> None: ...
+class Callback:
+    """Base of what runs between steps (gancompose/callbacks/, and what a schedule adds through
+    :meth:`gancompose.engine.Schedule.callbacks`): every method has a default that does nothing."""
+
+    def on_train_start(self, run) -> None:
+        """Before the first step of this call to :func:`train` (also after a resume or a rollback)."""
+
+    def on_step_end(self, run, logs: "StepLogs") -> None:
+        """After every step; ``run.state.step`` counts it already."""
+
+    def on_train_end(self, run) -> None:
+        """After the last step (the run's end, or a stop)."""
 
 
 class StepLogs:

@@ -10,6 +10,7 @@ the step counter so that a resumed run is exact.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -53,7 +54,7 @@ class Schedule:
     """Base of every schedule (``register_schedules``): what each step of the one loop does. Subclasses set
     ``roles`` and implement :meth:`phases`; every other method the core calls is declared here with a default
     that does nothing, so the core never probes a schedule for attributes. A family overrides what it needs
-    (the progressive schedule: before_step, prepare_batch, stage, status, describe, state; the cycle schedule:
+    (the progressive schedule: before_step, prepare_batch, callbacks, status, describe, state; the cycle schedule:
     sample_grid and its image pools' state)."""
 
     #: role -> network name (e.g. {"generator": "generator", "discriminator": "discriminator"})
@@ -71,16 +72,17 @@ class Schedule:
         """The real batch as the networks take it this step (e.g. reals at the current resolution)."""
         return batch
 
-    def stage(self, images_seen: int) -> str | None:
-        """The name of the stage at ``images_seen`` (a grid is written when it changes), or None: no stages."""
-        return None
-
     def status(self, run) -> dict[str, str]:
         """Where the schedule is, for the progress display (e.g. resolution and fade-in alpha)."""
         return {}
 
     def describe(self) -> list[str]:
         """Lines ``gancompose explain`` prints after the phase table (e.g. a staged schedule's timeline)."""
+        return []
+
+    def callbacks(self, run, run_dir: Path) -> list:
+        """Callbacks (:class:`gancompose.engine.Callback`) the schedule adds to a run writing the folder
+        ``run_dir`` (process 0 under torchrun), after the core's: e.g. a sample grid at the end of every stage."""
         return []
 
     def sample_grid(self, run, n: int) -> tuple[torch.Tensor, int] | None:

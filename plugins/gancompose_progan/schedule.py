@@ -204,6 +204,11 @@ class Progressive(Schedule):
             return batch
         return {**batch, "image": fade_reals(batch["image"], g.resolution, g.alpha)}
 
+    def callbacks(self, run, run_dir):
+        from gancompose_progan.stage_grids import StageGrid
+        t = run.recipe.train
+        return [StageGrid(run_dir / "samples", t.samples, t.seed, self.stage)]
+
     def stage(self, images_seen: int) -> str:
         """A name of the stage at ``images_seen`` (a new name: a stage change, e.g. for sample grids)."""
         g = self.at(images_seen)
