@@ -25,6 +25,8 @@ EMBEDDED_STAND_INS = {
                                f"channels={d.get('channels', 3)}}}"),
     "monet2photo": lambda d: "data={type='unpaired_shapes', image_size=32}",
     "unpaired_folders": lambda d: "data={type='unpaired_shapes', image_size=32}",
+    "facades": lambda d: "data={type='paired_shapes', image_size=32}",
+    "paired_folders": lambda d: "data={type='paired_shapes', image_size=32}",
 }
 
 
@@ -39,6 +41,8 @@ def tiny_overrides(raw: dict, tmp_path: Path) -> list[str]:
             "type": "digits"}
         if raw["data"]["type"] in ("monet2photo", "unpaired_folders"):
             data = {"type": "unpaired_shapes", "image_size": 32}
+        if raw["data"]["type"] in ("facades", "paired_folders"):
+            data = {"type": "paired_shapes", "image_size": 32, "size": 2000}
     if "image_size" in data:
         out.append("data.image_size=16")
     if "size" in data or data.get("type") in ("shapes", "digits", "gaussian_mixture", "unpaired_shapes"):
@@ -50,7 +54,7 @@ def tiny_overrides(raw: dict, tmp_path: Path) -> list[str]:
         for key, value in (("image_size", 16), ("ngf", 8), ("ndf", 8), ("ch", 16), ("channel_base", 256)):
             if key in net:
                 out.append(f"networks.{name}.{key}={value}")
-        if net.get("type") == "patchgan_discriminator" and net.get("n_layers", 3) > 2:
+        if net.get("type") in ("patchgan_discriminator", "paired_patchgan") and net.get("n_layers", 3) > 2:
             out.append(f"networks.{name}.n_layers=2")  # 16 px images are too small for three stride-2 layers
     for i, metric in enumerate(raw.get("metrics", [])):
         if metric.get("type") in ("class_accuracy", "translation"):  # classifiers trained for a few steps only
@@ -120,6 +124,9 @@ SLOW = (
     "tests/test_packaging.py::test_the_wheel_runs_the_readme_commands_in_an_empty_folder",  # builds a wheel
     "tests/test_example_plugin.py::test_its_own_tests_pass",  # a pytest run of the example package
     "tests/test_bench.py::test_speed_builds_every_side_counts_flops_and_writes_json_and_markdown",
+    "tests/test_compare.py::test_sigterm_marks_the_run_interrupted_and_the_next_sweep_finishes_only_it",  # 2 sweeps
+    "tests/test_compare.py::test_the_ray_executor_on_a_local_ray_instance",  # starts a Ray instance
+    "tests/test_compare.py::test_a_sweep_on_ray",
 )
 
 
