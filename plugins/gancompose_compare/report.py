@@ -272,10 +272,11 @@ def markdown(report_dir: Path, entries, runs, summary, refs, data, images) -> st
             status += f": {r['error'][:120]}"
         if r.get("eval_error"):
             status += f"; not evaluated: {r['eval_error'][:120]}"
-        step = f"{r.get('step')}" + (f"/{r['total_steps']}" if r.get("total_steps") else "")
-        vals = [fmt(r["metrics"][k] * display(k)[1]) if isinstance(r["metrics"].get(k), (int, float)) else "–"
-                for k in keys]
-        now = "trained" if r["trained_now"] else ("evaluated" if r["evaluated_now"] else "reused")
+        step = ("–" if r.get("step") is None else str(r["step"])) + (f"/{r['total_steps']}" if r.get("total_steps")
+                                                                    else "")
+        vals = [_value(r["metrics"].get(k), display(k)[1]) for k in keys]
+        now = "trained" if r["trained_now"] else ("evaluated" if r["evaluated_now"] else
+                                                  "reused" if r["status"] != "not started" else "–")
         folder = Path(r["folder"]) / r["run_dir"] if r.get("run_dir") else Path(r["folder"])
         cells = [f"`{r['recipe']}`", str(r["seed"]), status.replace("|", "/"), step, *vals, f"{r['wall_s']:.0f}",
                  f"{r['cpu_minutes']:.2f}", now, _rel(folder, report_dir)]
@@ -286,8 +287,8 @@ def markdown(report_dir: Path, entries, runs, summary, refs, data, images) -> st
     curves = [(k, v) for k, v in images.items() if k.startswith("curves/")]
     if curves:
         lines += ["## Curves", "", "Every loss and metric of the runs' metrics.jsonl over steps, one line per seed"
-                  + ("; `curves/metrics.png`: the metrics of each recipe, mean over its finished seeds"
-                     if "curves/metrics" in images else "") + ".", ""]
+                  + ("; `curves/metrics_N.png`: the metrics of the recipes on the same data, mean over their finished "
+                     "seeds" if any(k.startswith("curves/metrics") for k in images) else "") + ".", ""]
         for k, v in curves:
             lines += [f"![{k}]({_rel(v, report_dir)})", ""]
     grids = [(k, v) for k, v in images.items() if k.startswith("samples/")]
@@ -301,6 +302,13 @@ def markdown(report_dir: Path, entries, runs, summary, refs, data, images) -> st
               "`report.json` holds every run's numbers, seed, status, steps, wall time and CPU minutes; the runs are "
               "under `runs/NAME/FINGERPRINT/seed_S/` (see `gancompose compare --help`).", ""]
     return "\n".join(lines)
+
+
+def _value(v, scale: float) -> str:
+    if not isinstance(v, (int, float)) or not math.isfinite(v):
+        return "–" if v is None else str(v)
+    v = v * scale
+    return str(int(v)) if float(v).is_integer() and abs(v) < 1e9 else fmt(v)
 
 
 def _short(key: str) -> str:
@@ -351,17 +359,24 @@ def draw(report_dir: Path, entries, runs: list[dict]) -> dict[str, Path]:
             path = curves_dir / f"{_safe(e.label)}.png"
             _panels(panels, f"{e.label}: {len(mine)} run(s)").save(path)
             out[f"curves/{e.label}"] = path
-    if per_recipe_metric and len(entries) > 1:
+    groups: dict[str, list] = {}
+    for e in entries:
+        groups.setdefault(e.group, []).append(e)
+    for i, members in enumerate(g for g in groups.values() if len(g) > 1):
+        labels = {e.label for e in members}
         panels = {}
         for k, by_recipe in per_recipe_metric.items():
             for label, points in by_recipe.items():
+                if label not in labels:
+                    continue
                 n = max(len(v) for v in points.values())
                 steps = sorted(s for s, v in points.items() if len(v) == n)  # steps every finished seed reached
                 panels.setdefault(k, {})[label] = (steps, [statistics.fmean(points[s]) for s in steps])
-        curves_dir.mkdir(parents=True, exist_ok=True)
-        path = curves_dir / "metrics.png"
-        _panels(panels, "metrics during training, mean over seeds").save(path)
-        out["curves/metrics"] = path
+        if panels:
+            curves_dir.mkdir(parents=True, exist_ok=True)
+            path = curves_dir / f"metrics_{i + 1}.png"
+            _panels(panels, f"{members[0].group_title}: metrics during training, mean over seeds").save(path)
+            out[f"curves/metrics: {members[0].group_title}"] = path
     font = ImageFont.load_default(size=14)
     for e in entries:
         mine = [r for r in runs if r["recipe"] == e.label and r.get("samples")]
@@ -388,6 +403,10 @@ def draw(report_dir: Path, entries, runs: list[dict]) -> dict[str, Path]:
         path = samples_dir / f"{_safe(e.label)}.png"
         sheet.save(path)
         out[f"samples/{e.label}"] = path
+    for folder in (curves_dir, samples_dir):  # the charts of an earlier report that this one has not redrawn
+        for old in folder.glob("*.png") if folder.is_dir() else ():
+            if old not in out.values():
+                old.unlink(missing_ok=True)
     return out
 
 
