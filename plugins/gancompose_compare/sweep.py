@@ -267,8 +267,8 @@ def todo(p: Plan, settings: Settings) -> str | None:
     if done.get("status") != "finished":
         return None  # diverged: an outcome, not retried
     ev = read_json(p.seed_dir / EVAL)
-    if ev is None or ev.get("key") != settings.eval_key(p.entry.metrics):
-        return "evaluate"
+    if ev is None or ev.get("key") != settings.eval_key(p.entry.metrics) or ev.get("error"):
+        return "evaluate"  # never evaluated, with other metrics, or it failed (a weights file put in place since)
     if not (p.seed_dir / SAMPLES).is_file():
         return "draw"
     return None
