@@ -144,7 +144,7 @@ def run_tensors(run, stream_state: tuple[int, int]) -> tuple[dict[str, torch.Ten
         "recipe": json.dumps(run.recipe.model_dump(mode="json")),
         "optimizers": json.dumps(opt_meta),
         "sample_shape": json.dumps(list(run.dataset.sample_shape)),
-        "num_classes": json.dumps(getattr(run.dataset, "num_classes", None)),
+        "num_classes": json.dumps(run.dataset.num_classes),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     return tensors, metadata

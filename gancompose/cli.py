@@ -123,7 +123,7 @@ def _inspect(recipe: str, overrides: tuple[str, ...]):
 def _say_if_data_missing(run_) -> None:
     """One line when the networks were built on the data's declared shape because its files are not there yet."""
     from gancompose.data import DataStandIn
-    if isinstance(run_.dataset, DataStandIn):
+    if isinstance(run_.dataset, DataStandIn) and run_.dataset.missing is not None:
         missing = run_.dataset.missing
         err_console.print(f"[yellow]data not there yet[/] (built on the shape its parameters declare): "
                           f"{escape(missing.message)}" + (f"; {escape(missing.hint)}" if missing.hint else ""),
@@ -419,9 +419,13 @@ def _dataset_that_can(name: str, action: str, missing: str):
     listing the datasets that have it."""
     from gancompose.errors import DataError, did_you_mean
     reg = _registry()
+    from gancompose.protocols import Dataset, implements
+
+    def can(factory) -> bool:
+        return isinstance(factory, type) and issubclass(factory, Dataset) and implements(factory, action, Dataset)
     comp = reg.get("dataset", name)
-    if not hasattr(comp.factory, action):
-        able = [c.name for c in reg.of_kind("dataset") if hasattr(c.factory, action)]
+    if not can(comp.factory):
+        able = [c.name for c in reg.of_kind("dataset") if can(c.factory)]
         raise DataError(f"dataset {name!r} {missing}", hint=did_you_mean(name, able))
     return comp.factory
 

@@ -60,7 +60,7 @@ def build_metric(run, registry: Registry, name: str, overrides: dict[str, Any], 
     ``samples`` / ``feature_weights`` where the metric has such a parameter."""
     comp = registry.get("metric", name)
     base: dict[str, Any] = {}
-    for spec in getattr(run.recipe, "metrics", []) or []:
+    for spec in run.recipe.metrics:
         if spec.type == name:
             base = spec.model_dump(exclude={"type", "every"}, exclude_unset=True)
     fields = comp.params.model_fields
@@ -82,14 +82,13 @@ def build_metric(run, registry: Registry, name: str, overrides: dict[str, Any], 
 
 
 def attach_data(run, registry: Registry) -> None:
-    """Give a run rebuilt for sampling its training data (when it can be built here)."""
+    """Give a run rebuilt for sampling its training data, when it can be built here; else its stand-in keeps
+    the reason (``run.dataset.missing``), which a metric that needs the data raises."""
     from gancompose.builder.run import build_dataset
     try:
-        dataset = build_dataset(run.recipe, registry)
+        run.dataset = build_dataset(run.recipe, registry)
     except GancomposeError as exc:
-        run.dataset_error = exc
-        return
-    run.dataset = dataset
+        run.dataset.missing = exc
 
 
 def evaluate_checkpoint(path: str | Path, metrics: list[str], *, samples: int | None = None,

@@ -49,10 +49,10 @@ def render_explanation(run, console: Console) -> None:
         opt.add_row(name, spec.type, settings, lr)
     console.print(opt)
     ds = run.dataset
-    missing = isinstance(ds, DataStandIn)
+    missing = isinstance(ds, DataStandIn) and ds.missing is not None
     count = ("an unknown number of" if missing and not ds.size else f"{len(ds):,}")
     console.print(f"data: {r.data.type}, {count} samples of shape {_shape(ds.sample_shape)}"
-                  + (f", {ds.num_classes} classes" if getattr(ds, "num_classes", None) else "")
+                  + (f", {ds.num_classes} classes" if ds.num_classes else "")
                   + (" (declared by its parameters; not on disk yet)" if missing else ""))
     console.print(f"loss: {r.loss.type}; latent: {r.latent.dim} ({r.latent.distribution})")
     tail = (f"; samples every {t.sample_every}, checkpoints every {t.checkpoint_every}"

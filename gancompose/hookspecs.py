@@ -23,6 +23,11 @@ third-party package is indistinguishable from a built-in one. A plugin that fail
 hook raises, is reported by name and the others still load. Two plugins registering the same
 ``kind/name`` both load, each under its qualified name ``plugin:name`` (``type = "mine:hinge"``), with a
 warning naming both; a recipe that uses the bare name is refused, naming both plugins and the qualified names.
+
+What the core calls on what a factory builds is declared on a base class per kind, with defaults that do
+nothing for every optional method: gancompose/protocols.py (datasets, losses, augmentations, per-epoch learning
+rate schedules, networks that take labels), :class:`gancompose.engine.Schedule`, :class:`gancompose.engine.Callback`
+and :class:`gancompose.sampling.SampleOption`. A factory that builds something else is refused, naming its plugin.
 """
 from __future__ import annotations
 
@@ -60,10 +65,11 @@ def register_blocks(register):
 
 @hookspec
 def register_losses(register):
-    """Register losses: the adversarial objective in ``[loss]`` (and later cycle or identity terms).
+    """Register losses: the adversarial objective in ``[loss]``.
 
-    ``factory(params) -> object`` with ``discriminator(real_out, fake_out) -> Tensor`` and
-    ``generator(fake_out, real_out) -> Tensor``; ``real_out``/``fake_out`` are discriminator outputs.
+    ``factory(params) ->`` a :class:`gancompose.protocols.AdversarialLoss` with
+    ``discriminator(real_out, fake_out) -> Tensor`` and ``generator(fake_out, real_out) -> Tensor``;
+    ``real_out``/``fake_out`` are discriminator outputs. The schedule makes the phases' adversarial terms of it.
     """
 
 
@@ -105,7 +111,8 @@ def register_lr_schedules(register):
     """Register learning-rate schedules (``[optimizers.NETWORK.lr_schedule]``).
 
     ``factory(params) -> callable(step, total_steps) -> float``: a factor multiplying the base
-    learning rate. It must be a pure function of the step so a resumed run is exact.
+    learning rate. It must be a pure function of the step so a resumed run is exact. An instance of
+    :class:`gancompose.protocols.PerEpoch` is called with ``(epoch, total_epochs)`` instead, once per epoch.
     """
 
 
@@ -123,8 +130,9 @@ def register_conditioners(register):
 
     ``factory(params, num_classes) -> conditioner`` with ``in_shape(shape) -> shape`` (the input
     shape the wrapped network is built for, e.g. with label channels added) and
-    ``wrap(network, in_shape) -> nn.Module`` returning a module called as ``module(x, labels)`` with
-    ``conditional = True``. ``num_classes`` comes from the dataset.
+    ``wrap(network, in_shape) -> nn.Module`` returning a module called as ``module(x, labels)``, an instance of
+    :class:`gancompose.protocols.TakesLabels` (as is any block that takes labels). ``num_classes`` comes from
+    the dataset.
 
     A conditioner's ``requires`` must be provided by the block (or, for a ``sequential`` network, the last
     layer) of the network it conditions: ``projection`` and ``auxiliary_classifier`` require
@@ -139,10 +147,11 @@ def register_augmentations(register):
     """Register augmentations: differentiable transforms of every image a network sees while training
     (``[networks.discriminator] augment = {type = "diffaugment", policy = "color,translation"}``).
 
-    ``factory(params, in_shape) -> torch.nn.Module`` called as ``module(x) -> x`` on a batch, with
-    gradients flowing through it. The builder applies it to the network's input in training mode only
+    ``factory(params, in_shape) ->`` a :class:`gancompose.protocols.Augmentation` (an ``nn.Module``) called as
+    ``module(x) -> x`` on a batch, with gradients flowing through it. The builder applies it to the network's input in training mode only
     (real and fake batches, in every phase and regularizer), keeping the network's tensor names; the
-    module's own buffers are checkpointed as ``networks.NAME.augment.<buffer>``. Optional methods:
+    module's own buffers are checkpointed as ``networks.NAME.augment.<buffer>``. Optional methods, declared on
+    the base with defaults that do nothing:
     ``observe(real_out)`` (the schedule passes the discriminator's detached outputs on real batches, for
     adaptive augmentation), ``status() -> dict`` (shown by the progress display) and ``monitor() -> Tensor``
     (a scalar logged with the discriminator phase's losses, e.g. ADA's probability p).
@@ -153,10 +162,11 @@ def register_augmentations(register):
 def register_datasets(register):
     """Register datasets (``[data] type = "shapes"``).
 
-    ``factory(params) -> torch.utils.data.Dataset`` whose items are ``{"image": Tensor, ...}``
-    dicts (``"label"`` for labelled data), images scaled to ``[-1, 1]``. The dataset exposes
-    ``sample_shape`` (per-sample shape of ``"image"``) and ``num_classes`` (``None`` if unlabelled).
-    A factory class may offer ``download(root, mirror=None)`` for ``gancompose data download``.
+    ``factory(params) ->`` a :class:`gancompose.protocols.Dataset` whose items are ``{"image": Tensor, ...}``
+    dicts (``"label"`` for labelled data), images scaled to ``[-1, 1]``. The dataset sets ``sample_shape``
+    (per-sample shape of ``"image"``) and ``num_classes`` (``None`` if unlabelled); the base declares the
+    optional fast paths (``get_batch``, ``stage``, ``uint8_item``) and, for a factory that is the class itself,
+    ``download(root, mirror=None)`` and ``prepare(root, archive)`` for ``gancompose data download/prepare``.
     Parameters subclassing :class:`gancompose.data.DatasetParams` may declare ``data_shape()`` (the sample
     shape, class count and size known from the parameters alone): ``validate`` and ``explain`` then build on
     it when the data's files are missing (the factory raised :class:`gancompose.errors.DataError`).

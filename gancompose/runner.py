@@ -17,6 +17,7 @@ from gancompose.callbacks.nan_guard import NaNGuard, NonFiniteError
 from gancompose.callbacks.tensorboard import TensorBoard, summary_writer_class
 from gancompose.checkpoint import Checkpoint, load_networks, restore_run
 from gancompose import resume as resume_mod
+from gancompose.data import DataShape, DataStandIn
 from gancompose.engine import train
 from gancompose.errors import CheckpointError
 from gancompose.performance.distributed import Distributed, check_supported
@@ -302,7 +303,7 @@ def load_for_sampling(path: str | Path, *, device: str = "cpu", registry: Regist
     registry = registry or default_registry()
     ckpt = Checkpoint(path)
     recipe = validate_recipe(ckpt.recipe, file=str(path), registry=registry)
-    shapes = _ShapeOnly(ckpt)
+    shapes = DataStandIn(DataShape(_recorded_sample_shape(ckpt), json.loads(ckpt.metadata.get("num_classes", "null"))))
     networks, reports = build_networks(recipe, registry, shapes)
     networks.to(resolve_device(device))
     run = Run(recipe=recipe, registry=registry, device=resolve_device(device), dataset=shapes, networks=networks,
@@ -314,14 +315,11 @@ def load_for_sampling(path: str | Path, *, device: str = "cpu", registry: Regist
     return run
 
 
-class _ShapeOnly:
-    """Stands in for the dataset when only its sample shape is needed (recorded in the checkpoint)."""
-
-    def __init__(self, ckpt: Checkpoint):
-        self.sample_shape = tuple(json.loads(ckpt.metadata.get("sample_shape", "null")) or ())
-        self.num_classes = json.loads(ckpt.metadata.get("num_classes", "null"))
-        if not self.sample_shape:
-            raise CheckpointError(f"{ckpt.path} does not record the data's sample shape")
+def _recorded_sample_shape(ckpt: Checkpoint) -> tuple[int, ...]:
+    shape = tuple(json.loads(ckpt.metadata.get("sample_shape", "null")) or ())
+    if not shape:
+        raise CheckpointError(f"{ckpt.path} does not record the data's sample shape")
+    return shape
 
 
 __all__ = ["run_recipe", "load_for_sampling", "RunResult", "RunInterrupted", "exit_code"]

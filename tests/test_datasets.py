@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from torch.utils.data import DataLoader
 
 from gancompose.errors import DataError
+from gancompose.protocols import Dataset, implements
 from gancompose_data import download as dl
 from gancompose_data.digits import DigitsDataset, DigitsParams
 from gancompose_data.image_folder import ImageFolderDataset, ImageFolderParams
@@ -34,7 +35,7 @@ OURS = {"gaussian_mixture", "shapes", "digits", "image_folder", "mnist", "cifar1
 
 def check_items(ds, indices=(0, 1, 2)) -> dict[str, torch.Tensor]:
     """Items and get_batch agree, have the declared shape, labels are int64 scalars in range."""
-    batch = ds.get_batch(list(indices)) if hasattr(ds, "get_batch") else None
+    batch = ds.get_batch(list(indices)) if implements(ds, "get_batch", Dataset) else None
     for j, i in enumerate(indices):
         item = ds[i]
         assert item["image"].dtype == torch.float32
@@ -253,7 +254,7 @@ def folder(tmp_path: Path) -> Path:
 def test_image_folder_finds_images_recursively(folder: Path):
     ds = ImageFolderDataset(ImageFolderParams(root=str(folder), image_size=16))
     assert len(ds) == 7 and ds.num_classes is None and ds.sample_shape == (3, 16, 16)
-    assert not hasattr(ds, "get_batch")  # read lazily, through the DataLoader
+    assert not implements(ds, "get_batch", Dataset)  # read lazily, through the DataLoader
     for i in range(len(ds)):
         item = ds[i]
         assert set(item) == {"image"} and item["image"].shape == (3, 16, 16)

@@ -33,6 +33,7 @@ import pytest
 import torch
 
 from gancompose.data.images import to_unit_range
+from gancompose.protocols import Dataset
 from gancompose_eval import stats
 from gancompose_eval.inception import WEIGHTS_FILE, load_inception
 from gancompose_eval.metrics import FID, FIDParams
@@ -147,7 +148,7 @@ def pytorch_fid(weights, images) -> dict:
             "fake": torch.from_numpy(seen["features"][1])}
 
 
-class _Dataset:
+class _Dataset(Dataset):
     """The real images as a run's dataset gives them; remembers the order they were read in."""
 
     def __init__(self, images: torch.Tensor):

@@ -37,7 +37,7 @@ def test_the_core_never_probes_a_schedule():
 def test_the_defaults_do_nothing():
     s = Schedule()
     batch = {"image": object()}
-    assert s.prepare_batch(batch) is batch and s.callbacks(None, None) == [] and s.status(None) == {}
+    assert s.prepare_batch(batch) is batch and s.callbacks(None, None) == [] and s.partial_networks() == set() and s.status(None) == {}
     assert s.describe() == [] and s.sample_grid(None, 4) is None and s.state_dict() == {}
     with pytest.raises(NotImplementedError):
         s.phases(0)
@@ -67,3 +67,87 @@ def test_a_schedule_that_is_not_a_schedule_is_refused_naming_its_plugin(tmp_path
     raw["name"] = "x"
     with pytest.raises(RecipeError, match="plainplug.*gancompose.engine.Schedule"):
         build_run(validate_recipe(raw, registry=reg), registry=reg)
+
+
+#: what the core may still look up by name: recipe tables (pydantic models whose fields differ by block), modules,
+#: exceptions, entry points, a proxy forwarding to its module, and the requires/provides a factory may carry (the
+#: registration's documented alternative to register(..., requires=...)). Never a built component.
+NOT_COMPONENTS = re.compile(r"^(spec|recipe|recipe\.networks\[name\]|params|mod|exc|ep|pm\.hook|factory|self\._module"
+                            r"|importlib\.import_module\(.*\))$")
+
+
+def test_the_core_never_probes_a_component():
+    """Every optional method or attribute the core reads on a dataset, loss, augmentation, lr schedule, network,
+    schedule or callback is declared on its base (gancompose/protocols.py, gancompose.engine): no getattr/hasattr
+    on them in gancompose/."""
+    probes, seen = [], 0
+    for path, text in _core_sources().items():
+        if path.name == "matrix.py":
+            continue
+        for i, line in enumerate(text.splitlines(), 1):
+            for m in re.finditer(r"\b(?:getattr|hasattr)\(([^,]+),", line):
+                seen += 1
+                if not NOT_COMPONENTS.match(m.group(1).strip()):
+                    probes.append(f"{path.relative_to(ROOT)}:{i}: {line.strip()}")
+    assert seen, "the pattern found no getattr at all: the test would prove nothing"
+    assert not probes, "probes on components (declare the attribute on the kind's base instead):\n" + "\n".join(probes)
+
+
+def test_every_optional_method_of_a_base_has_a_default_that_does_nothing_or_refuses():
+    from gancompose.protocols import AdversarialLoss, Augmentation, Dataset, implements
+    ds = Dataset()
+    assert ds.num_classes is None and ds.seeded_items is False and ds.stage(None) is False
+    assert not implements(ds, "get_batch", Dataset) and not implements(Dataset, "download", Dataset)
+    aug = Augmentation()
+    assert aug.monitor() is None and aug.status() == {} and aug.observe(None) is None
+    assert AdversarialLoss.needs_real_for_generator is False
+
+
+@pytest.mark.parametrize("kind, hook, build, key", [
+    ("dataset", "register_datasets", "data={type='plain'}", "data.type"),
+    ("loss", "register_losses", "loss={type='plain'}", "loss.type"),
+])
+def test_a_component_that_is_not_its_kinds_base_is_refused_naming_its_plugin(tmp_path, kind, hook, build, key):
+    """A loss or a dataset of the old duck-typed contract is refused at validate, naming its plugin and the base."""
+    import torch
+    from gancompose import hookimpl
+    from gancompose.builder import build_run
+    from gancompose.recipe import load_raw, validate_recipe
+    from gancompose.recipe.load import apply_overrides
+    from gancompose.registry import build_registry
+
+    class PlainDataset:
+        sample_shape, num_classes = (2,), None
+
+        def __init__(self, p):
+            pass
+
+        def __len__(self):
+            return 64
+
+        def __getitem__(self, i):
+            return {"image": torch.zeros(2)}
+
+    class PlainLoss:
+        def __init__(self, p):
+            pass
+
+        def discriminator(self, real_out, fake_out):
+            return real_out.mean()
+
+        def generator(self, fake_out, real_out=None):
+            return fake_out.mean()
+
+    class Plugin:
+        pass
+
+    factory = {"dataset": PlainDataset, "loss": PlainLoss}[kind]
+    setattr(Plugin, hook, staticmethod(hookimpl(lambda register: register("plain", factory))))
+    reg = build_registry({"plainplug": Plugin})
+    path = ROOT / "recipes" / "vanilla_gan_ring.toml"
+    raw = apply_overrides(load_raw(path), [*tiny_overrides(load_raw(path), tmp_path), build])
+    raw["name"] = "x"
+    with pytest.raises(RecipeError) as exc:
+        build_run(validate_recipe(raw, registry=reg), registry=reg, with_data=False)
+    msg = str(exc.value)
+    assert "plainplug" in msg and "gancompose.protocols." in msg and msg.startswith(key), msg

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from gancompose.engine.context import unwrap
+from gancompose.protocols import Augmentation, implements
 
 _ATTR = "augment"
 _PREFIX = "augment."
@@ -75,22 +76,21 @@ def attach_augmentation(net: nn.Module, aug: nn.Module) -> nn.Module:
 def observe_real(net: nn.Module, real_out: torch.Tensor) -> None:
     """Tell ``net``'s augmentation what the network answered on a real batch (adaptive augmentation)."""
     aug = augmentation_of(net)
-    observe = getattr(aug, "observe", None)
-    if observe is not None and net.training:
-        observe(real_out.detach())
+    if aug is not None and net.training:
+        aug.observe(real_out.detach())
 
 
 def monitored(net: nn.Module) -> nn.Module | None:
     """``net``'s augmentation if it has a ``monitor()`` value to log (ADA's p), else None."""
     aug = augmentation_of(net)
-    return aug if callable(getattr(aug, "monitor", None)) else None
+    return aug if aug is not None and implements(aug, "monitor", Augmentation) else None
 
 
 def augmentation_status(networks) -> dict:
     """``status()`` of every network's augmentation, for the progress display."""
     out: dict = {}
     for net in networks.values():
-        status = getattr(augmentation_of(net), "status", None)
-        if status is not None:
-            out.update(status())
+        aug = augmentation_of(net)
+        if aug is not None:
+            out.update(aug.status())
     return out

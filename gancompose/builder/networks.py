@@ -16,6 +16,7 @@ from torch import nn
 from gancompose.builder.augment import attach_augmentation
 from gancompose.errors import GancomposeError, RecipeError
 from gancompose.nn import NormalizationLayer, ScaledWeight, spectral_norm
+from gancompose.protocols import Augmentation, takes_labels
 from gancompose.registry import Registry
 
 Shape = tuple[int, ...]
@@ -59,7 +60,7 @@ def dry_forward(module: nn.Module, in_shape: Shape) -> torch.Tensor:
     try:
         with torch.no_grad():
             x = torch.zeros(2, *in_shape)
-            return module(x, torch.zeros(2, dtype=torch.long)) if getattr(module, "conditional", False) else module(x)
+            return module(x, torch.zeros(2, dtype=torch.long)) if takes_labels(module) else module(x)
     finally:
         module.train(was_training)
 
@@ -117,6 +118,16 @@ def call_factory(comp, key: list, *args):
                           key=key) from exc
 
 
+def require_base(comp, obj, base: type, public: str, key: list):
+    """``obj``, which ``comp``'s factory built, if it is an instance of the base its kind declares (``public``:
+    where a plugin imports it from, gancompose/protocols.py lists them); else one error naming the plugin."""
+    if isinstance(obj, base):
+        return obj
+    raise RecipeError(f"{comp.kind} {comp.name!r} (plugin {comp.plugin!r}) built a {type(obj).__name__}, not a "
+                      f"{public}", key=key, absolute=True,
+                      hint=f"the plugin's {comp.kind} must subclass {public} (docs/plugins.md)")
+
+
 def _shape_error(what: str, in_shape: Shape, exc: Exception, key: list) -> RecipeError:
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return RecipeError(f"{what} cannot take an input of shape {tuple(in_shape)} (per sample): {msg}", key=key)
@@ -172,10 +183,12 @@ def build_network(name: str, spec, in_shape: Shape, registry: Registry,
         skipped = apply_spectral_norm(net)
         if skipped:
             raise _refuse_partial_spectral_norm(name, spec, net, skipped, key)
-    if getattr(spec, "augment", None) is not None:  # after the dry forward passes: applied in training mode only
+    if spec.augment is not None:  # after the dry forward passes: applied in training mode only
         akey = [*key, "augment"]
         try:
-            aug = registry.get("augmentation", spec.augment.type).factory(spec.augment, tuple(report.in_shape))
+            comp = registry.get("augmentation", spec.augment.type)
+            aug = require_base(comp, comp.factory(spec.augment, tuple(report.in_shape)), Augmentation,
+                               "gancompose.protocols.Augmentation", [*akey, "type"])
         except RecipeError as exc:
             raise exc.under(akey) from None
         attach_augmentation(net, aug)

@@ -4,14 +4,15 @@ from __future__ import annotations
 import contextlib
 import copy
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 from torch import nn
 
-from gancompose.builder.networks import NetworkReport, build_network, call_factory
+from gancompose.builder.networks import NetworkReport, build_network, call_factory, require_base
 from gancompose.data import BatchStream, DatasetParams, DataStandIn
-from gancompose.engine.phases import Schedule
+from gancompose.engine.phases import Schedule, Term
+from gancompose.protocols import AdversarialLoss, Dataset, PerEpoch
 from gancompose.errors import DataError, RecipeError
 from gancompose.recipe.checks import check_built
 from gancompose.portable.freeze import apply_trainable, trainable_parameters
@@ -19,6 +20,12 @@ from gancompose.performance.compile import CompiledNetworks
 from gancompose.performance.settings import apply_fused, resolve_performance, to_channels_last
 from gancompose.portable.init_from import apply_init_from
 from gancompose.registry import Registry, default_registry
+
+if TYPE_CHECKING:
+    from gancompose.callbacks.nan_guard import Fault
+    from gancompose.performance.distributed import Distributed
+    from gancompose.performance.settings import Performance
+    from gancompose.portable.init_from import LoadReport
 
 
 @dataclass
@@ -30,17 +37,22 @@ class TrainState:
 
 @dataclass
 class Run:
+    """Everything one training run is made of, built from a recipe by :func:`build_run`: what schedules, terms,
+    metrics and callbacks read (through :class:`gancompose.engine.StepContext` in a phase)."""
+    #: the validated recipe (a pydantic model built from the installed plugins, gancompose.recipe.recipe_model)
     recipe: Any
     registry: Registry
     device: torch.device
-    dataset: Any
+    dataset: Dataset
     networks: nn.ModuleDict
     reports: dict[str, NetworkReport]
     optimizers: dict[str, torch.optim.Optimizer] = field(default_factory=dict)
+    #: network name -> its learning-rate factor (a callable of (step, total) or a PerEpoch), None: constant
     lr_schedules: dict[str, Callable[[int, int], float] | None] = field(default_factory=dict)
-    loss: Any = None
-    regularizers: list[Any] = field(default_factory=list)
-    schedule: Any = None
+    loss: AdversarialLoss | None = None
+    #: the [[regularizers]] terms (callables of a StepContext; constraints have ``after_step``)
+    regularizers: list[Term] = field(default_factory=list)
+    schedule: Schedule | None = None
     ema: dict[str, nn.Module] = field(default_factory=dict)
     stream: BatchStream | None = None
     state: TrainState = field(default_factory=TrainState)
@@ -48,19 +60,19 @@ class Run:
     #: optimizer steps dropped for a non-finite loss or gradient (``train.on_nan = "skip"``)
     skipped_steps: int = 0
     #: set when a non-finite loss stopped the run (``train.on_nan``): what, where; no checkpoint is written then
-    fault: Any = None
-    #: what each network's ``init_from`` loaded (gancompose.portable.init_from.LoadReport), by network name
-    init_reports: dict[str, Any] = field(default_factory=dict)
-    #: the ``[performance]`` section resolved for this device (gancompose.performance.Performance)
-    performance: Any = None
-    #: the compiled networks and their fallbacks (gancompose.performance.compile.CompiledNetworks), or None
-    compiled: Any = None
-    #: this process's place under torchrun (gancompose.performance.distributed.Distributed), or None
-    dist: Any = None
+    fault: Fault | None = None
+    #: what each network's ``init_from`` loaded, by network name
+    init_reports: dict[str, LoadReport] = field(default_factory=dict)
+    #: the ``[performance]`` section resolved for this device
+    performance: Performance | None = None
+    #: the compiled networks and their fallbacks, or None
+    compiled: CompiledNetworks | None = None
+    #: this process's place under torchrun, or None
+    dist: Distributed | None = None
     #: network name -> its DistributedDataParallel wrapper, for the networks an optimizer trains (torchrun)
     replicas: dict[str, nn.Module] = field(default_factory=dict)
     #: with ``stand_in``: networks whose ``init_from`` file is not there yet (name -> the RecipeError)
-    missing_weights: dict[str, Any] = field(default_factory=dict)
+    missing_weights: dict[str, RecipeError] = field(default_factory=dict)
     #: the batch size a schedule set for this step (``run.batch_size``); None: ``train.batch_size``
     _batch_size: int | None = field(default=None, repr=False)
 
@@ -101,7 +113,7 @@ class Run:
 
     @property
     def num_classes(self) -> int | None:
-        return getattr(self.dataset, "num_classes", None)
+        return self.dataset.num_classes
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         device = generator.device if generator is not None else self.device
@@ -123,7 +135,7 @@ class Run:
         """Batches in one pass over the data (as the batch stream counts them: partial batches are dropped)."""
         if self.stream is not None:
             return self.stream.batches_per_epoch
-        n = len(self.dataset) if hasattr(self.dataset, "__len__") else 0
+        n = len(self.dataset)
         return max(1, n // self.recipe.train.batch_size)
 
     @property
@@ -140,7 +152,7 @@ class Run:
         for name, fn in self.lr_schedules.items():
             if fn is None:
                 continue
-            if getattr(fn, "unit", "step") == "epoch":
+            if isinstance(fn, PerEpoch):
                 spe = self.steps_per_epoch
                 factor = float(fn(step // spe, -(-total // spe)))
             else:
@@ -215,7 +227,7 @@ def build_networks(recipe, registry: Registry, dataset) -> tuple[nn.ModuleDict, 
     for name, spec in recipe.networks.items():
         try:
             net, report = build_network(name, spec, _input_shape(name, spec, recipe, dataset), registry,
-                                        num_classes=getattr(dataset, "num_classes", None))
+                                        num_classes=dataset.num_classes)
         except RecipeError as exc:
             problems += exc.problems or [exc]
             continue
@@ -244,7 +256,9 @@ def build_dataset(recipe, registry: Registry, *, stand_in: bool = False):
     shape (:meth:`gancompose.data.DatasetParams.data_shape`) is replaced by a :class:`DataStandIn` carrying the
     error, so ``validate`` and ``explain`` work before the data is fetched."""
     try:
-        return _build("dataset", recipe.data, registry, ["data"])
+        return require_base(registry.get("dataset", recipe.data.type),
+                            _build("dataset", recipe.data, registry, ["data"]), Dataset,
+                            "gancompose.protocols.Dataset", ["data", "type"])
     except DataError as exc:
         shape = recipe.data.data_shape() if stand_in and isinstance(recipe.data, DatasetParams) else None
         if shape is None:
@@ -306,18 +320,16 @@ def _build_run(recipe, registry, device, dataset, with_data, init_weights=True, 
         run.optimizers[name] = opt
         run.lr_schedules[name] = (None if spec.lr_schedule is None else
                                   _build("lr_schedule", spec.lr_schedule, registry, ["optimizers", name, "lr_schedule"]))
-    run.loss = _build("loss", recipe.loss, registry, ["loss"])
+    run.loss = require_base(registry.get("loss", recipe.loss.type), _build("loss", recipe.loss, registry, ["loss"]),
+                            AdversarialLoss, "gancompose.protocols.AdversarialLoss", ["loss", "type"])
     run.regularizers = [_build("regularizer", spec, registry, ["regularizers", i])
                         for i, spec in enumerate(recipe.regularizers)]
     _distinct_log_keys(run.regularizers)
     check_built(recipe, registry, networks)
     apply_fused(perf, run.optimizers, requested=recipe.performance.fused_optimizers is True)
-    run.schedule = _build("schedule", recipe.schedule, registry, ["schedule"], run)
-    if not isinstance(run.schedule, Schedule):
-        comp = registry.get("schedule", recipe.schedule.type)
-        raise RecipeError(f"schedule {comp.name!r} (plugin {comp.plugin!r}) built a {type(run.schedule).__name__}, "
-                          "not a gancompose.engine.Schedule", key=["schedule", "type"],
-                          hint="the plugin's schedule must subclass gancompose.engine.Schedule (docs/plugins.md)")
+    run.schedule = require_base(registry.get("schedule", recipe.schedule.type),
+                                _build("schedule", recipe.schedule, registry, ["schedule"], run), Schedule,
+                                "gancompose.engine.Schedule", ["schedule", "type"])
     if with_data:
         if dist is not None:
             dist.share(recipe.train.batch_size)  # a batch that does not split evenly is refused now

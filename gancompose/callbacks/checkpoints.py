@@ -39,13 +39,13 @@ class Checkpointer:
         return path
 
     def on_step_end(self, run, logs) -> None:
-        if getattr(run, "fault", None) is not None:  # never write a checkpoint holding non-finite values
+        if run.fault is not None:  # never write a checkpoint holding non-finite values
             return
         if self.every and run.state.step % self.every == 0:
             self.save(run)
 
     def on_train_end(self, run) -> None:
-        if getattr(run, "fault", None) is not None:
+        if run.fault is not None:
             return
         if not (self.last and self.last.name == f"step_{run.state.step:07d}.safetensors"):
             self.save(run)

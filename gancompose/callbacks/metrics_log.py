@@ -43,7 +43,7 @@ class MetricsLog:
         record = {"step": step, "images_seen": run.state.images_seen,
                   "sec_per_step": dt / max(step - self._step, 1),
                   "img_per_s": (run.state.images_seen - self._images) / dt, **losses}
-        if getattr(run, "skipped_steps", 0):  # train.on_nan = "skip": optimizer steps dropped so far
+        if run.skipped_steps:  # train.on_nan = "skip": optimizer steps dropped so far
             record["skipped_steps"] = run.skipped_steps
         self._t, self._step, self._images = now, step, run.state.images_seen
         self.latest = record

@@ -46,8 +46,8 @@ class TensorBoard:
         step = run.state.step  # events after it (written after the checkpoint resumed from) are purged
         self.writer = self.writer_class(log_dir=str(self.folder), purge_step=step + 1 if step else None)
         self._record = self.metrics.latest or None
-        self._grid = getattr(self.samples, "last", None)
-        self._evaluated_at = getattr(self.evaluation, "done_at", None)
+        self._grid = self.samples.last
+        self._evaluated_at = self.evaluation.done_at if self.evaluation is not None else None
 
     def _write(self, run) -> None:
         step = run.state.step
@@ -69,7 +69,7 @@ class TensorBoard:
             for key, value in ev.latest.items():
                 if key.split("/")[0] in due:
                     self.writer.add_scalar(f"metrics/{key}", value, ev.done_at)
-        grid = getattr(self.samples, "last", None)
+        grid = self.samples.last
         if grid is not None and grid != self._grid and grid.exists():
             self._grid = grid
             self.writer.add_image("samples", _read_png(grid), step, dataformats="HWC")

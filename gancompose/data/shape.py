@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from gancompose.errors import DataError
 from gancompose.params import Params
+from gancompose.protocols import Dataset
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,12 @@ class DatasetParams(Params):
         return None
 
 
-class DataStandIn:
-    """Stands in for a dataset whose files are not on disk yet, where only its shape is needed (``validate``,
-    ``explain``). ``missing`` is the error the dataset raised: its message and hint say how to get the data."""
+class DataStandIn(Dataset):
+    """Stands in for the data where only its shape is needed: a dataset whose files are not on disk yet
+    (``validate``, ``explain``; ``missing`` is the error the dataset raised, whose message and hint say how to get
+    the data), or the shape a checkpoint records (sampling, export)."""
 
-    def __init__(self, shape: DataShape, missing: DataError):
+    def __init__(self, shape: DataShape, missing: DataError | None = None):
         self.sample_shape = tuple(shape.sample_shape)
         self.num_classes = shape.num_classes
         self.size = shape.size

@@ -17,10 +17,11 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset as TorchDataset, Sampler
 
 from gancompose.data.images import to_unit_range
 from gancompose.errors import DataError
+from gancompose.protocols import Dataset, implements
 
 
 class EpochBatchSampler(Sampler[list]):
@@ -66,17 +67,17 @@ class BatchStream:
             raise DataError(f"the dataset has {n} samples, fewer than one batch of {batch_size}",
                             hint="lower train.batch_size or use more data")
         self.dataset, self.device = dataset, device
-        self.sampler = EpochBatchSampler(n, batch_size, seed, getattr(dataset, "seeded_items", False), part)
+        self.sampler = EpochBatchSampler(n, batch_size, seed, dataset.seeded_items, part)
         self.epoch, self.position = epoch, position
-        self._direct = hasattr(dataset, "get_batch")
-        if self._direct and device.type != "cpu" and hasattr(dataset, "stage"):
+        self._direct = implements(dataset, "get_batch", Dataset)
+        if self._direct and device.type != "cpu":
             dataset.stage(device)  # in-memory data gathered on the GPU: no per-batch host work or copy
         self._loader = None
         #: keys of uint8 images the loader delivers, scaled to [-1, 1] after the copy to the device
         self._uint8_keys: tuple[str, ...] = ()
         if not self._direct:
             source = dataset
-            if hasattr(dataset, "uint8_item"):  # a quarter of the bytes through workers, pinned memory and the bus
+            if implements(dataset, "uint8_item", Dataset):  # a quarter of the bytes through workers, pinned memory and the bus
                 source, self._uint8_keys = _Uint8Items(dataset), tuple(dataset.uint8_keys)
             self._loader = DataLoader(source, batch_sampler=self.sampler, num_workers=num_workers,
                                       pin_memory=device.type == "cuda", persistent_workers=num_workers > 0)
@@ -121,7 +122,7 @@ class BatchStream:
         return batch
 
 
-class _Uint8Items(Dataset):
+class _Uint8Items(TorchDataset):
     """A dataset's items with their images still uint8 (its ``uint8_item``), for the loader."""
 
     def __init__(self, dataset):

@@ -9,9 +9,12 @@ from typing import Any
 
 import torch
 
+from gancompose.protocols import takes_labels
+
 
 def is_conditional(net: torch.nn.Module) -> bool:
-    return getattr(net, "conditional", False)
+    """Whether ``net`` takes class labels (a :class:`gancompose.protocols.TakesLabels` network)."""
+    return takes_labels(net._module if isinstance(net, _Replicated) else net)
 
 
 def call(net: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:

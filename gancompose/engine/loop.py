@@ -228,7 +228,7 @@ def train(run, *, until: int | None = None, callbacks: Iterable[Callback] = ()) 
     """Train ``run`` from its current step up to ``until`` (default: ``run.total_steps``)."""
     until = run.total_steps if until is None else until
     callbacks = list(callbacks)
-    logs = StepLogs(getattr(run.recipe.train, "max_loss", 0.0))
+    logs = StepLogs(run.recipe.train.max_loss)
     grads = _GradSwitch(run.networks)
     run.networks.train()
     switches = run.performance.cuda_switches() if run.performance is not None else contextlib.nullcontext()

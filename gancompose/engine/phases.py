@@ -80,6 +80,11 @@ class Schedule:
         """Lines ``gancompose explain`` prints after the phase table (e.g. a staged schedule's timeline)."""
         return []
 
+    def partial_networks(self) -> set[str]:
+        """Networks part of whose parameters a step may leave out of the graph (a growing network's blocks above
+        the current resolution): under torchrun their replicas look for unused parameters every step."""
+        return set()
+
     def callbacks(self, run, run_dir: Path) -> list:
         """Callbacks (:class:`gancompose.engine.Callback`) the schedule adds to a run writing the folder
         ``run_dir`` (process 0 under torchrun), after the core's: e.g. a sample grid at the end of every stage."""

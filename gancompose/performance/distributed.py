@@ -88,6 +88,7 @@ class Distributed:
         """Wrap every network an optimizer trains in DistributedDataParallel (``run.replicas``). Parameters start
         as process 0's; buffers (batch-norm statistics) are synced once, then each process keeps its own."""
         from torch.nn.parallel import DistributedDataParallel as DDP
+        partial = run.schedule.partial_networks()
         for name in run.optimizers:
             net = run.networks[name]
             if not any(p.requires_grad for p in net.parameters()):
@@ -95,8 +96,8 @@ class Distributed:
             run.replicas[name] = DDP(
                 net, device_ids=[run.device.index] if run.device.type == "cuda" else None,
                 forward_sync_buffers=False,
-                # a growing network leaves the blocks above the current resolution out of the graph
-                find_unused_parameters=hasattr(net, "set_growth"))
+                # a network part of which a step leaves out of the graph (a growing network's upper blocks)
+                find_unused_parameters=name in partial)
 
     # ------------------------------------------------------------------------------ batches
     def share(self, n: int) -> int:

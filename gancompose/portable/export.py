@@ -19,6 +19,7 @@ from torch import nn
 
 from gancompose import __version__
 from gancompose.checkpoint import NETWORK_FORMAT, atomic_save
+from gancompose.data import DataShape, DataStandIn
 from gancompose.errors import CheckpointError, GancomposeError, format_key_path
 from gancompose.portable.files import WeightsFile, sha256_of
 from gancompose.portable.init_from import load_into
@@ -62,14 +63,6 @@ class NetworkInfo:
 
 
 # --------------------------------------------------------------------------- building
-class _Shapes:
-    """Stands in for the dataset when only its sample shape and classes are needed."""
-
-    def __init__(self, sample_shape, num_classes):
-        self.sample_shape = tuple(sample_shape or ())
-        self.num_classes = num_classes
-
-
 def network_adapter(registry: Registry) -> TypeAdapter:
     """Validates one ``[networks.NAME]`` table against the installed plugins."""
     from gancompose.recipe import recipe_model
@@ -129,7 +122,7 @@ def _from_checkpoint(ck: WeightsFile, name: str | None, ema: bool, registry: Reg
     spec_model = recipe.networks[name]
     sample_shape = ck.meta_json("sample_shape")
     num_classes = ck.meta_json("num_classes")
-    input_shape = _input_shape(name, spec_model, recipe, _Shapes(sample_shape, num_classes))
+    input_shape = _input_shape(name, spec_model, recipe, DataStandIn(DataShape(tuple(sample_shape or ()), num_classes)))
     spec = {k: v for k, v in spec_model.model_dump(mode="json").items() if k not in TRAINING_KEYS}
     net = build_from_spec(name, spec, input_shape, registry, num_classes=num_classes, what=f"{ck.path}: ")
     load_into(net, ck.network_tensors(prefix), strict=True, target=f"network {name!r}",

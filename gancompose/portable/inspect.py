@@ -92,7 +92,8 @@ def _numel(shape) -> int:
 
 def _count_params(f: WeightsFile, name: str, registry: Registry) -> tuple[int | None, str | None]:
     """Parameters (not buffers) of a network, by rebuilding it from the file's metadata."""
-    from gancompose.portable.export import _Shapes, build_from_spec, read_network_file
+    from gancompose.data import DataShape, DataStandIn
+    from gancompose.portable.export import build_from_spec, read_network_file
     try:
         if f.kind == "network":
             _, info = read_network_file(f.path)
@@ -101,7 +102,7 @@ def _count_params(f: WeightsFile, name: str, registry: Registry) -> tuple[int | 
             from gancompose.builder.run import _input_shape
             from gancompose.recipe import validate_recipe
             recipe = validate_recipe(f.recipe, file=str(f.path), registry=registry)
-            shapes = _Shapes(f.meta_json("sample_shape"), f.meta_json("num_classes"))
+            shapes = DataStandIn(DataShape(tuple(f.meta_json("sample_shape") or ()), f.meta_json("num_classes")))
             with torch.random.fork_rng(devices=[]):
                 from gancompose.builder.networks import build_network
                 net, _ = build_network(name, recipe.networks[name], _input_shape(name, recipe.networks[name],

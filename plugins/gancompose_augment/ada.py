@@ -28,9 +28,9 @@ import math
 import torch
 import torch.nn.functional as F
 from pydantic import Field, PositiveInt
-from torch import nn
 
 from gancompose import Params, RecipeError
+from gancompose.protocols import Augmentation
 
 
 class ADAParams(Params):
@@ -96,7 +96,7 @@ def _rotate3d(v: tuple[float, float, float], theta: torch.Tensor) -> torch.Tenso
                  [0, 0, 0, 1]], theta)
 
 
-class ADA(nn.Module):
+class ADA(Augmentation):
     """ADA (Karras et al. 2020): the bgc pipeline with one probability p, adapted from the sign of D(real)."""
 
     def __init__(self, params: ADAParams, in_shape: tuple[int, ...]):

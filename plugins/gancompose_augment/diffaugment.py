@@ -16,10 +16,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from pydantic import Field
-from torch import nn
 
 from gancompose import Params, RecipeError
 from gancompose.errors import did_you_mean
+from gancompose.protocols import Augmentation
 
 
 def brightness(x: torch.Tensor) -> torch.Tensor:
@@ -71,7 +71,7 @@ class DiffAugmentParams(Params):
                                     "(the official recommendation for small data is all three)")
 
 
-class DiffAugment(nn.Module):
+class DiffAugment(Augmentation):
     """DiffAugment (Zhao et al. 2020): color, translation and cutout on every image D sees."""
 
     def __init__(self, p: DiffAugmentParams, in_shape: tuple[int, ...]):

@@ -17,6 +17,7 @@ from __future__ import annotations
 from torch import nn
 
 from gancompose import RecipeError
+from gancompose.protocols import TakesLabels
 
 #: the capability a block declares (``provides``) when it exposes ``features()`` and a linear ``head``
 FEATURE_HEAD = "feature_head"
@@ -53,7 +54,7 @@ def _through(name: str) -> property:
     return property(get, doc=f"the wrapped network's ``{name}``")
 
 
-class Wrapper(nn.Module):
+class Wrapper(TakesLabels, nn.Module):
     """A conditioner's wrapper: reads a growing network's attributes through to the network it wraps, so a
     conditioned ProGAN network still grows (the ``progressive`` schedule calls ``set_growth``)."""
 

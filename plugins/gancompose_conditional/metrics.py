@@ -7,6 +7,7 @@ from pydantic import Field, PositiveInt
 from torch import nn
 
 from gancompose import Params, RecipeError
+from gancompose.protocols import Dataset, implements
 from gancompose.sampling import class_labels, generate
 
 
@@ -31,7 +32,7 @@ def train_classifier(dataset, steps: int, batch_size: int, seed: int = 0) -> nn.
         opt = torch.optim.Adam(net.parameters(), 1e-3)
         for _ in range(steps):
             idx = torch.randint(len(dataset), (batch_size,), generator=g).tolist()
-            batch = dataset.get_batch(idx) if hasattr(dataset, "get_batch") else torch.utils.data.default_collate(
+            batch = dataset.get_batch(idx) if implements(dataset, "get_batch", Dataset) else torch.utils.data.default_collate(
                 [dataset[i] for i in idx])
             batch = {k: v.cpu() for k, v in batch.items()}  # the data may be staged on the GPU
             loss = F.cross_entropy(net(batch["image"]), batch["label"])
@@ -51,7 +52,7 @@ class ClassAccuracy:
     @torch.no_grad()
     def __call__(self, run) -> dict[str, float]:
         ds = run.dataset
-        if not getattr(ds, "num_classes", None) or len(ds.sample_shape) != 3:
+        if not ds.num_classes or len(ds.sample_shape) != 3:
             raise RecipeError("class_accuracy needs labelled image data", key=["metrics"])
         if self._classifier is None:
             with torch.enable_grad():

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from gancompose import Params
+from gancompose.protocols import AdversarialLoss
 
 
 class BCEParams(Params):
@@ -13,7 +14,7 @@ class BCEParams(Params):
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="one-sided: real targets become 1 - this")
 
 
-class BCELoss:
+class BCELoss(AdversarialLoss):
     """Binary cross-entropy (the original GAN objective), non-saturating for the generator by default."""
 
     def __init__(self, p: BCEParams):
@@ -37,7 +38,7 @@ class LeastSquaresParams(Params):
     scale: float = Field(0.5, gt=0, description="factor on each squared term (1/2 in the LSGAN paper)")
 
 
-class LeastSquaresLoss:
+class LeastSquaresLoss(AdversarialLoss):
     """Least squares (LSGAN, Mao et al. 2017): squared distance of D's output to target labels."""
 
     def __init__(self, p: LeastSquaresParams):

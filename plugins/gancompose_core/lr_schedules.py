@@ -1,10 +1,11 @@
 """Learning-rate schedules: factors on the base rate, pure functions of (step, total steps), or of
-(epoch, total epochs) for a schedule with ``unit = "epoch"`` (see ``Run.apply_lr``)."""
+(epoch, total epochs) for a :class:`gancompose.protocols.PerEpoch` schedule (see ``Run.apply_lr``)."""
 from __future__ import annotations
 
 from pydantic import Field, PositiveInt
 
 from gancompose import Params
+from gancompose.protocols import PerEpoch
 
 
 def constant(p: Params):
@@ -32,13 +33,11 @@ class EpochLinearDecayParams(Params):
     decay_epochs: PositiveInt = Field(100, description="epochs of linear decay after them (--n_epochs_decay)")
 
 
-class EpochLinearDecay:
+class EpochLinearDecay(PerEpoch):
     """The base rate for ``constant_epochs``, then linearly toward 0 over ``decay_epochs``, changed once per
     epoch: the ``linear`` policy of the official CycleGAN / pix2pix code (``lambda_rule`` in
     models/networks.py with epoch_count = 1), ``1 - max(0, epoch + 1 - constant) / (decay + 1)`` after
     ``epoch`` completed epochs: 1 up to epoch 99, 100/101 in epoch 100, 50/101 in epoch 150, 0 after 200."""
-    unit = "epoch"
-
     def __init__(self, p: EpochLinearDecayParams):
         self.constant, self.decay = p.constant_epochs, p.decay_epochs
 

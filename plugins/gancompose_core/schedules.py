@@ -48,7 +48,7 @@ class GeneratorAdversarial:
 
     def __call__(self, ctx):
         real_out = (ctx.discriminate(ctx.real, ctx.real_or_fake_labels(fake=False))
-                    if getattr(self.loss, "needs_real_for_generator", False) else None)
+                    if self.loss.needs_real_for_generator else None)
         return self.loss.generator(ctx.discriminate(ctx.fake, ctx.real_or_fake_labels(fake=True)), real_out)
 
 

@@ -61,7 +61,7 @@ class GeneratorAdversarial:
 
     def __call__(self, view) -> torch.Tensor:
         real_out = (view.discriminate(view.target_real)
-                    if getattr(self.loss, "needs_real_for_generator", False) else None)
+                    if self.loss.needs_real_for_generator else None)
         return self.loss.generator(view.discriminate(view.fake), real_out)
 
 

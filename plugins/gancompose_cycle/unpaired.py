@@ -12,11 +12,11 @@ from typing import ClassVar, Literal, Sequence
 
 import torch
 from pydantic import Field, PositiveInt
-from torch.utils.data import Dataset
 
 from gancompose.data import DataShape, DatasetParams
 from gancompose.data.images import load_image, random_crop, random_hflip, scan_images, to_unit_range
 from gancompose.errors import DataError
+from gancompose.protocols import Dataset
 
 DOMAINS = ("A", "B")
 

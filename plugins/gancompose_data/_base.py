@@ -4,9 +4,9 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-from torch.utils.data import Dataset
 
 from gancompose.data.images import to_unit_range  # noqa: F401  (re-exported for the datasets)
+from gancompose.protocols import Dataset
 
 
 

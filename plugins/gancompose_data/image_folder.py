@@ -6,12 +6,12 @@ from typing import Literal, Optional
 
 import torch
 from pydantic import Field
-from torch.utils.data import Dataset
 
 from gancompose.data import DataShape, DatasetParams
 from gancompose.data.images import (IMAGE_EXTENSIONS, load_image, random_crop, random_hflip, scan_images,
                                     to_unit_range)
 from gancompose.errors import DataError
+from gancompose.protocols import Dataset
 
 
 

@@ -7,9 +7,9 @@ from typing import Literal, Optional, Sequence
 
 import torch
 from pydantic import Field, model_validator
-from torch.utils.data import Dataset
 
 from gancompose import Params
+from gancompose.protocols import Dataset
 
 GRID_COORDS = (-4.0, -2.0, 0.0, 2.0, 4.0)
 DEFAULT_STD = {"ring": 0.01, "grid": 0.05}

@@ -17,7 +17,9 @@ import torch
 from pydantic import Field, PositiveInt
 
 from gancompose import Params, RecipeError
+from gancompose.data import DataStandIn
 from gancompose.errors import GancomposeError
+from gancompose.protocols import Dataset, implements
 
 FeatureName = Literal["inception", "classifier", "raw"]
 
@@ -40,12 +42,11 @@ class FeatureParams(Params):
 def real_samples(run, n: int, seed: int = 0) -> torch.Tensor:
     """``n`` training samples (all of them if fewer), a seeded random subset, on the CPU."""
     ds = run.dataset
-    if not hasattr(ds, "__getitem__"):
-        err = getattr(run, "dataset_error", None)
-        raise err if err is not None else GancomposeError("this metric needs the run's training data")
+    if isinstance(ds, DataStandIn):  # a run rebuilt from a checkpoint whose data is not here
+        raise ds.missing or GancomposeError("this metric needs the run's training data")
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(ds), generator=g)[:n]
-    if hasattr(ds, "get_batch"):
+    if implements(ds, "get_batch", Dataset):
         return ds.get_batch(idx)["image"].float().cpu()
     return torch.stack([ds[int(i)]["image"] for i in idx]).float().cpu()
 
@@ -127,8 +128,8 @@ def trained_classifier(run, steps: int, seed: int = 0) -> torch.nn.Module:
     from gancompose_conditional.metrics import small_classifier, train_classifier
     from safetensors.torch import load_file, save_file
     ds = run.dataset
-    shape = tuple(getattr(ds, "sample_shape", ()))
-    if not getattr(ds, "num_classes", None) or len(shape) != 3:
+    shape = tuple(ds.sample_shape)
+    if not ds.num_classes or len(shape) != 3:
         raise RecipeError("'classifier' features need labelled image data (such as 'digits' or 'shapes')",
                           key=["metrics"])
     folder = run_dir(run)
@@ -137,7 +138,7 @@ def trained_classifier(run, steps: int, seed: int = 0) -> torch.nn.Module:
         net = small_classifier(shape, ds.num_classes)
         net.load_state_dict(load_file(str(path)))
         return net.eval()
-    if not hasattr(ds, "__getitem__"):
+    if isinstance(ds, DataStandIn):
         real_samples(run, 1)  # raises the reason the data is missing
     with torch.enable_grad():
         net = train_classifier(ds, steps, 128, seed)

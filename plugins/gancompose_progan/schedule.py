@@ -204,6 +204,9 @@ class Progressive(Schedule):
             return batch
         return {**batch, "image": fade_reals(batch["image"], g.resolution, g.alpha)}
 
+    def partial_networks(self) -> set[str]:
+        return {self.p.generator, self.p.discriminator}  # the blocks above the current resolution sit out
+
     def callbacks(self, run, run_dir):
         from gancompose_progan.stage_grids import StageGrid
         t = run.recipe.train

@@ -26,6 +26,7 @@ from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt
 from torch import nn
 
 from gancompose import Params, RecipeError
+from gancompose.protocols import TakesLabels
 from gancompose_core.discriminators import image_input_channels
 from gancompose_core.equalized import EqualizedLinear
 from gancompose_style.mapping import MappingNetwork
@@ -112,7 +113,7 @@ class DiscriminatorEpilogue(nn.Module):
         return x
 
 
-class StyleGAN2Discriminator(nn.Module):
+class StyleGAN2Discriminator(TakesLabels, nn.Module):
     """StyleGAN2 discriminator: residual blocks down to 4x4, minibatch stddev, conv, two fully connected layers."""
 
     def __init__(self, c_dim: int, img_resolution: int, img_channels: int, *, architecture: str = "resnet",

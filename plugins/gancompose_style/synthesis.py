@@ -29,6 +29,7 @@ from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt
 from torch import nn
 
 from gancompose import Params, RecipeError
+from gancompose.protocols import TakesLabels
 from gancompose_style.mapping import MappingNetwork
 from gancompose_style.modulated import Conv2dLayer, SynthesisLayer, ToRGBLayer
 from gancompose_style.ops import make_filter, upsample2d
@@ -37,7 +38,7 @@ NoiseMode = Literal["random", "const", "none"]
 
 
 # ------------------------------------------------------------------------------ shared generator API
-class StyleGenerator(nn.Module):
+class StyleGenerator(TakesLabels, nn.Module):
     """What StyleGAN and StyleGAN2 generators share: ``mapping`` -> ``ws`` -> ``synthesis``, style mixing in
     training mode, truncation at sampling time, and the path-length regularizer's running mean.
 

@@ -11,9 +11,10 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from gancompose import Params
+from gancompose.protocols import AdversarialLoss
 
 
-class WassersteinLoss:
+class WassersteinLoss(AdversarialLoss):
     """Wasserstein (WGAN, Arjovsky et al. 2017): critic E[D(fake)] - E[D(real)], generator -E[D(fake)].
 
     The critic's loss is minus the Kantorovich-Rubinstein estimate of the earth-mover distance; it is
@@ -37,7 +38,7 @@ class HingeParams(Params):
                                                   "+margin, D(fake) below -margin")
 
 
-class HingeLoss:
+class HingeLoss(AdversarialLoss):
     """Hinge (Lim & Ye 2017, Geometric GAN; SAGAN, BigGAN): D relu(m - D(real)) + relu(m + D(fake)), G -E[D(fake)].
 
     The discriminator's loss is zero once real outputs exceed the margin and fake outputs fall below
@@ -55,7 +56,7 @@ class HingeLoss:
         return -fake_out.mean()
 
 
-class NonSaturatingLoss:
+class NonSaturatingLoss(AdversarialLoss):
     """Logistic non-saturating loss in softplus form (Goodfellow et al. 2014; StyleGAN2): D softplus(-real) + softplus(fake), G softplus(-fake).
 
     The same objective as ``bce`` (``softplus(-x) = -log sigmoid(x)``), written as StyleGAN/StyleGAN2's

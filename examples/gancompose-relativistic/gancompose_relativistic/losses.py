@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from pydantic import Field, model_validator
 
 from gancompose import Params
+from gancompose.protocols import AdversarialLoss
 
 
 class RelativisticParams(Params):
@@ -53,7 +54,7 @@ def _penalty(form: str, x: torch.Tensor, target: float) -> torch.Tensor:
     return F.relu(1.0 - target * x).mean()  # hinge
 
 
-class RelativisticLoss:
+class RelativisticLoss(AdversarialLoss):
     """Relativistic average GAN loss (Jolicoeur-Martineau 2018): standard, least-squares or hinge form."""
 
     #: tells the schedule to pass D(real) to ``generator()`` as well

@@ -17,9 +17,9 @@ from typing import Sequence
 
 import torch
 from pydantic import Field, PositiveInt
-from torch.utils.data import Dataset
 
 from gancompose import Params, RecipeError
+from gancompose.protocols import Dataset
 
 
 class SpiralParams(Params):
