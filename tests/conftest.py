@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
+#: development tooling beside the docs (docgen.py, the mkdocs hook; matrix.py, the composition matrix's cells)
+sys.path.insert(0, str(ROOT / "docs" / "hooks"))
 RECIPES = sorted((ROOT / "recipes").glob("*.toml"))
 
 torch.set_num_threads(min(2, torch.get_num_threads()))

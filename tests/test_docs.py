@@ -18,7 +18,8 @@ from annotated_types import Gt
 from click.testing import CliRunner
 from pydantic import Field
 
-from gancompose import Params, docgen, hookimpl
+import docgen  # docs/hooks/docgen.py (tests/conftest.py puts docs/hooks on the path)
+from gancompose import Params, hookimpl
 from gancompose.cli import cli
 from gancompose.recipe import load_raw
 from gancompose.recipe.load import expand_like
@@ -213,7 +214,7 @@ def test_write_reference_only_rewrites_changed_pages(tmp_path):
 
 
 def test_compatibility_page_tabulates_capabilities_and_the_matrix_cells():
-    from gancompose import matrix
+    import matrix
     from gancompose.compatibility import capability_table
     reg = default_registry()
     text = docgen.render_compatibility(reg, ROOT / "recipes")

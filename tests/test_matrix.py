@@ -4,7 +4,7 @@ discriminator conditioning, in a tiny version, for two steps on the CPU.
 
 The rows are the recipes of each family (shrunk by ``tiny_overrides``); the columns come from the registry,
 so a loss or regularizer a third-party plugin registers joins the matrix by itself. Families, columns and
-what each cell claims are defined once in ``gancompose/matrix.py``, which the generated compatibility page
+what each cell claims are defined once in ``docs/hooks/matrix.py``, which the generated compatibility page
 lists too. A cell passes when both steps give finite losses and every trained network's weights moved. A
 combination that cannot work must be refused with a RecipeError (never another exception), by the validator
 before anything is built where the components declare what they need.
@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from conftest import ROOT, tiny_overrides
-from gancompose import matrix
+import matrix  # docs/hooks/matrix.py (tests/conftest.py puts docs/hooks on the path)
 from gancompose.builder import build_run
 from gancompose.engine.loop import StepLogs, _GradSwitch, run_step
 from gancompose.errors import RecipeError

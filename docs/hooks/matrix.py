@@ -1,7 +1,7 @@
 """The composition matrix: the recipes that stand for each architecture family, the components each is combined
 with, and what each cell claims. One definition for two readers: ``tests/test_matrix.py`` trains every cell (a
 tiny version of the recipe, two steps on the CPU) and asserts its claim; the generated compatibility page
-(``gancompose/docgen.py``, ``docs/reference/compatibility.md``) lists the same cells, so the page says what the
+(``docs/hooks/docgen.py``, ``docs/reference/compatibility.md``) lists the same cells, so the page says what the
 test proves on every run.
 
 The columns come from the registry, so a loss, regularizer, augmentation or conditioner that a third-party
