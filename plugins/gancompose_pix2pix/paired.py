@@ -20,11 +20,7 @@ from pydantic import Field, PositiveInt
 from gancompose.data import DataShape, DatasetParams
 from gancompose.data.images import random_crop, random_hflip, scan_images, to_unit_range
 from gancompose.errors import DataError
-
-try:  # the core's base of datasets, declaring what it calls (gancompose/protocols.py)
-    from gancompose.protocols import Dataset
-except ImportError:  # pragma: no cover - a core from before the declared bases
-    from torch.utils.data import Dataset
+from gancompose.protocols import Dataset  # the core's base of datasets, declaring what it calls
 
 DOMAINS = ("A", "B")
 
@@ -125,7 +121,7 @@ def load_pair(path: Path, size: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class PairedFolders(Dataset):
-    """A folder of A|B images (pix2pix's ``aligned`` mode), read lazily with Pillow."""
+    """A folder of A|B images (pix2pix's aligned mode), read lazily with Pillow."""
     domains = DOMAINS
     paired = True
     seeded_items = True
