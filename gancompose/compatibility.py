@@ -14,28 +14,18 @@ from __future__ import annotations
 #: kinds a recipe has exactly one of: a capability only they provide cannot come from elsewhere
 SINGLE = ("schedule", "loss", "dataset")
 
-#: what the built-in capabilities mean (a plugin's own capabilities are listed without one)
-MEANING = {
-    "cycle_pair": "two generators and two discriminators trained as a translation pair (cycle and identity terms)",
-    "single_pair": "one generator and one discriminator trained in alternation",
-    "style_generator": "a style-based generator: mapping network, synthesis, running path-length mean",
-    "class_head": "a discriminator with a second head that classifies its input",
+#: what the capabilities the core itself checks mean; a plugin declares what its own capabilities mean through the
+#: ``register_capabilities`` hook (:meth:`gancompose.registry.Registry.meaning`)
+CORE_MEANING = {
     "data_input": "the network a term regularizes takes data samples (input = 'data'): the term scores reals and "
                   "differentiates with respect to its input; needed from that very network",
     "latent_input": "the network takes latent vectors (input = 'latent'), as a block that maps a latent to an image "
-                    "needs (DCGAN, SNGAN, ProGAN and StyleGAN generators): an image-to-image slot is refused",
-    "image_to_image": "a block that maps an image to an image of the same size (an image-to-image generator such "
-                      "as CycleGAN's resnet_generator), listed when a latent-only block is put in such a slot",
+                    "needs: such a block in an image-to-image slot is refused",
+    "image_to_image": "a block that maps an image to an image of the same size (an image-to-image generator), "
+                      "listed when a latent-only block is put in such a slot",
     "unnormalized_weights": "a network none of whose weighted layers is spectrally normalized (spectral_norm = true, "
-                            "or a block that normalizes itself such as sngan_resnet_discriminator), as weight "
-                            "clipping needs: clamping a weight that is divided by its spectral norm constrains "
-                            "nothing; checked on the built network",
-    "images": "data whose samples are images [C, H, W] (not points in the plane), as augmentations need",
-    "growing": "a network that grows (`set_growth(resolution, alpha)`), as the progressive schedule needs of both "
-               "networks it trains",
-    "feature_head": "a network that exposes its features and a final linear layer on them (`features()` and "
-                    "`head`, or a sequential network ending in `linear`), for a class head or a projection to "
-                    "read; needed from the block of the very network that is conditioned",
+                            "or a block that normalizes itself), as weight clipping needs: clamping a weight that is "
+                            "divided by its spectral norm constrains nothing; checked on the built network",
 }
 
 

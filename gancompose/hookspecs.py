@@ -195,6 +195,17 @@ def register_schedules(register):
 
 
 @hookspec
+def register_capabilities(register):
+    """Say what the capabilities a plugin's components require or provide mean (``requires=("cycle_pair",)``).
+
+    ``register(name, meaning)``: one sentence, shown by the generated compatibility reference and wherever a
+    capability is explained. The capabilities the core checks itself (``data_input``, ``latent_input``,
+    ``image_to_image``, ``unnormalized_weights``) are declared in gancompose/compatibility.py; a capability two
+    plugins explain keeps the first meaning, with a warning naming both.
+    """
+
+
+@hookspec
 def register_sample_options(register):
     """Add options to ``gancompose sample`` (a family's sampling behaviour: a truncation, a grid of its own).
 

@@ -82,6 +82,17 @@ class Registry:
     #: (plugin name, its ``register_commands`` implementation), called by :meth:`add_commands`
     command_hooks: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
 
+    #: capability -> (what it means, the plugin that said so) (``register_capabilities``)
+    capabilities: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def meaning(self, capability: str) -> str | None:
+        """What ``capability`` means: the core's own, or as the plugin that provides it declared it."""
+        from gancompose.compatibility import CORE_MEANING
+        if capability in CORE_MEANING:
+            return CORE_MEANING[capability]
+        found = self.capabilities.get(capability)
+        return found[0] if found else None
+
     #: (plugin name, its ``register_sample_options`` implementation), called by :meth:`sample_options`
     sample_option_hooks: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
     _sample_options: list[tuple[str, Any]] | None = None
@@ -229,6 +240,19 @@ def build_registry(extra_plugins: dict[str, object] | None = None, *, entry_poin
     reg.plugins = [pm.get_name(p) for p in pm.get_plugins()]
     reg.modules = sorted(p.__name__ for p in pm.get_plugins() if isinstance(p, types.ModuleType))
     reg.command_hooks = [(impl.plugin_name, impl.function) for impl in pm.hook.register_commands.get_hookimpls()]
+    for impl in pm.hook.register_capabilities.get_hookimpls():
+        staged: list[tuple[str, str]] = []
+        try:
+            impl.function(register=lambda name, meaning, _s=staged: _s.append((str(name), str(meaning))))
+        except Exception as exc:
+            reg.failures.append(PluginFailure(impl.plugin_name, "register_capabilities", f"{type(exc).__name__}: {exc}"))
+            continue
+        for name, meaning in staged:
+            if name in reg.capabilities and reg.capabilities[name][1] != impl.plugin_name:
+                reg.warnings.append(f"capability {name!r} is explained by plugins {reg.capabilities[name][1]!r} and "
+                                    f"{impl.plugin_name!r}; the first meaning is kept")
+                continue
+            reg.capabilities[name] = (meaning, impl.plugin_name)
     reg.sample_option_hooks = [(impl.plugin_name, impl.function)
                                for impl in pm.hook.register_sample_options.get_hookimpls()]
 

@@ -187,7 +187,7 @@ def _hookspec_names() -> set[str]:
 
 
 #: hooks that add something other than a component kind
-NON_COMPONENT_HOOKS = {"register_commands", "register_sample_options"}
+NON_COMPONENT_HOOKS = {"register_commands", "register_sample_options", "register_capabilities"}
 
 
 def test_every_hookspec_has_a_kind_and_the_test_plugin_covers_them():
@@ -299,6 +299,40 @@ def test_a_plugin_adds_sample_options_and_a_broken_or_clashing_one_is_reported(t
                                                                  "-o", str(tmp_path / "p.png")]))
     assert "--picky does not take" in msg and not (tmp_path / "p.png").exists()
     assert "--truncation" in CliRunner().invoke(cli, ["sample", "--help"]).output  # the built-in ones are still there
+
+
+def test_every_capability_says_what_it_means_and_the_plugin_that_provides_it_says_so():
+    """The core declares only the capabilities it checks itself; every other one is explained by a plugin
+    (register_capabilities), so a family's vocabulary lives in the family's folder."""
+    from gancompose.compatibility import CORE_MEANING
+    reg = default_registry()
+    caps = {cap for c in reg for cap in (*c.requires, *c.provides)}
+    assert {"cycle_pair", "growing", "style_generator", "data_input"} <= caps
+    assert [cap for cap in sorted(caps) if not reg.meaning(cap)] == []
+    assert reg.capabilities["cycle_pair"][1] == "cycle" and reg.capabilities["growing"][1] == "progan"
+    assert set(CORE_MEANING) == {"data_input", "latent_input", "image_to_image", "unnormalized_weights"}
+
+
+def test_a_capability_two_plugins_explain_keeps_one_meaning_with_a_warning():
+    class First:
+        @hookimpl
+        def register_capabilities(register):
+            register("wobbly", "it wobbles")
+
+    class Second:
+        @hookimpl
+        def register_capabilities(register):
+            register("wobbly", "it wobbles differently")
+
+    class Broken:
+        @hookimpl
+        def register_capabilities(register):
+            raise RuntimeError("boom")
+
+    reg = build_registry(extra_plugins={"first": First, "second": Second, "broken": Broken}, entry_points=False)
+    assert reg.meaning("wobbly") in ("it wobbles", "it wobbles differently")
+    assert any("'wobbly'" in w and "'first'" in w and "'second'" in w for w in reg.warnings)
+    assert [(f.plugin, f.stage) for f in reg.failures] == [("broken", "register_capabilities")]
 
 
 def test_the_cycle_family_commands_come_from_its_plugin():

@@ -412,7 +412,7 @@ def _validates(raw: dict, registry) -> str | None:
 def render_compatibility(registry=None, recipes_dir: Path | None = None) -> str:
     """Markdown: the capabilities, what needs what, grids of requiring components against the kinds that
     provide, and every cell of the composition matrix with the claim tests/test_matrix.py asserts."""
-    from gancompose.compatibility import MEANING, SCOPED, capability_table, relation
+    from gancompose.compatibility import SCOPED, capability_table, relation
     from gancompose.recipe import load_raw
     from gancompose.registry import KINDS, default_registry
     registry = registry or default_registry()
@@ -429,7 +429,7 @@ def render_compatibility(registry=None, recipes_dir: Path | None = None) -> str:
            "## Capabilities {#capabilities}", "",
            "| capability | meaning | required by | provided by |", "|---|---|---|---|"]
     for cap, req, prov in capability_table(registry):
-        out.append(f"| `{cap}` | {_cell(MEANING.get(cap, '-'))} | {', '.join(f'`{x}`' for x in req) or '-'} | "
+        out.append(f"| `{cap}` | {_cell(registry.meaning(cap) or '-')} | {', '.join(f'`{x}`' for x in req) or '-'} | "
                    f"{', '.join(f'`{x}`' for x in prov) or '-'} |")
     out += ["", "## What needs what {#requirements}", "",
             "Each component with requirements, where they must come from, and the components it cannot go with "

@@ -20,3 +20,13 @@ def register_regularizers(register):
 @hookimpl
 def register_metrics(register):
     register_all(register, METRICS)
+
+
+@hookimpl
+def register_capabilities(register):
+    register("class_head",
+             "a discriminator with a second head that classifies its input")
+    register("feature_head",
+             "a network that exposes its features and a final linear layer on them (`features()` and `head`, or a "
+             "sequential network ending in `linear`), for a class head or a projection to read; needed from the "
+             "block of the very network that is conditioned")

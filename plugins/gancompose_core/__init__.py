@@ -51,3 +51,9 @@ def register_metrics(register):
 @hookimpl
 def register_schedules(register):
     register_all(register, SCHEDULES)
+
+
+@hookimpl
+def register_capabilities(register):
+    register("single_pair",
+             "one generator and one discriminator trained in alternation")

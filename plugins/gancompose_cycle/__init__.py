@@ -49,3 +49,9 @@ def register_metrics(register):
 def register_commands(cli):
     from gancompose_cycle.commands import add_commands
     add_commands(cli)
+
+
+@hookimpl
+def register_capabilities(register):
+    register("cycle_pair",
+             "two generators and two discriminators trained as a translation pair (cycle and identity terms)")

@@ -21,3 +21,9 @@ def register_datasets(register):
     register("image_folder", ImageFolderDataset, ImageFolderParams, provides=images)
     register("mnist", MNISTDataset, MNISTParams, provides=images)
     register("cifar10", CIFAR10Dataset, CIFAR10Params, provides=images)
+
+
+@hookimpl
+def register_capabilities(register):
+    register("images",
+             "data whose samples are images [C, H, W] (not points in the plane), as augmentations need")

@@ -44,3 +44,15 @@ def register_datasets(register):
 def register_commands(cli):
     from gancompose_pix2pix.commands import add_commands
     add_commands(cli)
+
+
+@hookimpl
+def register_capabilities(register):
+    register("image_pairs",
+             "data whose samples are aligned (A, B) image pairs of one size, as paired translation trains on")
+    register("image_pair",
+             "one generator translating A to B and one discriminator judging (A, B) pairs, trained as pix2pix "
+             "(the paired schedule), as the pair reconstruction term needs")
+    register("pair_discriminator",
+             "a discriminator that takes the input image as its condition: the A and B images of a pair, "
+             "concatenated on the channels")

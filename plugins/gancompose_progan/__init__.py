@@ -24,3 +24,10 @@ def register_blocks(register):
 @hookimpl
 def register_schedules(register):
     register_all(register, SCHEDULES)
+
+
+@hookimpl
+def register_capabilities(register):
+    register("growing",
+             "a network that grows (`set_growth(resolution, alpha)`), as the progressive schedule needs of both "
+             "networks it trains")

@@ -40,3 +40,9 @@ def register_sample_options(register):
     from gancompose_style.sampling import OPTIONS
     for option in OPTIONS:
         register(option)
+
+
+@hookimpl
+def register_capabilities(register):
+    register("style_generator",
+             "a style-based generator: mapping network, synthesis, running path-length mean")
