@@ -175,7 +175,8 @@ def explain(recipe, overrides):
                    "RUN/changes.jsonl. The networks' architecture cannot change.")
 @click.option("--data", "data_root", metavar="FOLDER",
               help="Train on this folder (sets data.root): your own images with a recipe that reads a folder, "
-                   "e.g. gancompose run stylegan2_ada_folder --data path/to/images (any size; resized and cropped).")
+                   "e.g. a shipped recipe whose data is an image folder (`gancompose recipes` lists them) with "
+                   "--data path/to/images (any size; resized and cropped).")
 @click.option("--output-dir", help="Where run folders go (overrides train.output_dir).")
 @click.option("--quiet", is_flag=True, help="Plain log lines instead of a progress bar.")
 @click.option("--tensorboard", is_flag=True, help="Also log to TensorBoard (RUN/tensorboard; sets train.tensorboard).")
@@ -314,10 +315,25 @@ def _data_folder(recipe: str, overrides, folder: str) -> str:
     """``--data FOLDER``: the recipe must read its data from a folder (its dataset has a ``root``)."""
     base = _load(recipe, overrides)
     if "root" not in type(base.data).model_fields:
-        readers = [c.name for c in _registry().of_kind("dataset") if "root" in c.params.model_fields]
+        from gancompose.protocols import Dataset, implements
+        # datasets read from a folder of the user's own files (those with a download read their own)
+        readers = [c.name for c in _registry().of_kind("dataset") if "root" in c.params.model_fields
+                   and not (isinstance(c.factory, type) and implements(c.factory, "download", Dataset))]
+        from gancompose.recipe import load_raw
+        from gancompose.recipe.shipped import shipped_recipes
+        examples = []
+        for name, shipped in shipped_recipes().items():
+            try:
+                if load_raw(shipped.path).get("data", {}).get("type") in readers:
+                    examples.append(name)
+            except GancomposeError:
+                continue
+        examples = examples[:3]
         raise GancomposeError(f"--data gives a folder, but this recipe's data ({base.data.type!r}) is not read from "
-                              "one", hint=f"use a recipe whose data is one of {', '.join(readers)}: e.g. "
-                                          "gancompose run stylegan2_ada_folder --data FOLDER")
+                              "one", hint=f"use a recipe whose data is one of {', '.join(readers)}"
+                                          + (f": e.g. gancompose run {examples[0]} --data FOLDER (or "
+                                             f"{', '.join(examples[1:])})" if len(examples) > 1 else
+                                             f": e.g. gancompose run {examples[0]} --data FOLDER" if examples else ""))
     if not Path(folder).expanduser().is_dir():
         raise GancomposeError(f"--data {folder}: no such folder", hint="give the folder that holds your images")
     return str(Path(folder).expanduser())

@@ -77,7 +77,8 @@ def build_from_spec(name: str, spec: dict[str, Any], input_shape, registry: Regi
     known = registry.names("block") + ["sequential"]
     if block not in known:
         raise CheckpointError(f"{what}network {name!r} is a {block!r} block, which no installed plugin provides",
-                              hint=_missing_block_hint(block))
+                              hint="install the plugin that provides it (`gancompose list-components --kind block` "
+                                   "lists what is installed; a failed plugin is reported at the top)")
     try:
         parsed = network_adapter(registry).validate_python({name: spec})[name]
     except ValidationError as exc:
@@ -91,13 +92,6 @@ def build_from_spec(name: str, spec: dict[str, Any], input_shape, registry: Regi
         except GancomposeError as exc:
             raise CheckpointError(f"{what}cannot rebuild network {name!r}: {exc}") from None
     return net
-
-
-def _missing_block_hint(block: str | None) -> str:
-    if block in ("resnet_generator", "patchgan_discriminator"):
-        return ("the file comes from `gancompose import cyclegan` or a CycleGAN recipe; its block comes with "
-                "the built-in cycle plugin (gancompose_cycle): reinstall gancompose")
-    return "install the plugin that provides it (`gancompose list-components --kind block` lists what is installed)"
 
 
 def _default_network(recipe: dict[str, Any], path) -> str:

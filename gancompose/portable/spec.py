@@ -18,7 +18,7 @@ class InitFromSpec(Section):
                                             "tensors load and the report lists the rest)")
     ema: bool = Field(False, description="take the checkpoint's EMA copy of the network")
     prepare: Optional[str] = Field(None, description="how to make the file (a command), named when it is missing: "
-                                                     "e.g. gancompose import stylegan2 network-snapshot.pkl -o ...")
+                                                     "e.g. a `gancompose import FORMAT ... -o FILE` command")
 
 
 def network_fields() -> dict:

@@ -29,9 +29,9 @@ class EMASpec(Section):
     start_step: NonNegativeInt = Field(0, description="copy the weights until this step, then average")
     half_life_images: float | None = Field(None, gt=0, description="instead of decay: the average's half-life "
                                            "in images, decay = 0.5 ** (batch_size / half_life_images) "
-                                           "(StyleGAN2's ema_kimg x 1000)")
+                                           "(a half-life in thousands of images is x 1000)")
     rampup: float | None = Field(None, gt=0, description="with half_life_images: use at most rampup x images "
-                                 "seen as the half-life (StyleGAN2-ADA's ema_rampup, 0.05 in its cifar config)")
+                                 "seen as the half-life (a ramp-up of the average early in training, e.g. 0.05)")
 
 
 class TrainSpec(Section):
@@ -93,4 +93,4 @@ class PerformanceSpec(Section):
     cuda_graphs: bool = Field(False, description="replay each compiled network's kernels as CUDA graphs "
                                                  "(compile mode 'reduce-overhead'; implies compile on CUDA, no "
                                                  "effect elsewhere): for small, launch-bound steps with static "
-                                                 "shapes, e.g. CycleGAN at batch 1")
+                                                 "shapes, e.g. image-to-image training at batch 1")
