@@ -58,7 +58,7 @@ def test_list_components_table():
     assert header.index("kind") < header.index("name") < header.index("plugin") < header.index("doc")
     rows = {tuple(c.strip() for c in line.strip("│┃ ").split("│"))[:3] for line in out.splitlines() if "│" in line}
     assert ("block", "dcgan_generator", "dcgan") in rows
-    assert ("loss", "bce", "core") in rows
+    assert ("loss", "bce", "objectives") in rows
     assert ("optimizer", "adam", "core") in rows
     assert ("dataset", "shapes", "data") in rows
     # the doc column is the factory's first docstring line
@@ -73,7 +73,7 @@ def test_list_components_kind_json():
     names = {c["name"] for c in comps}
     assert {"bce", "least_squares"} <= names
     bce = next(c for c in comps if c["name"] == "bce")
-    assert bce["plugin"] == "core" and bce["doc"]
+    assert bce["plugin"] == "objectives" and bce["doc"]
     assert bce["params"]["type"] == "object"
     assert {"saturating", "label_smoothing"} <= set(bce["params"]["properties"])
     assert data["failures"] == []

@@ -88,7 +88,7 @@ def test_builtin_plugins_are_entry_points():
     reg = build_registry()
     assert reg.failures == []
     assert set(BUILTIN) <= set(reg.plugins)
-    assert reg.get("loss", "bce").plugin == "core"
+    assert reg.get("loss", "bce").plugin == "objectives"
     assert reg.get("optimizer", "adam").plugin == "core"
     assert reg.get("layer", "linear").plugin == "core"
     assert reg.get("schedule", "alternating").plugin == "core"
@@ -501,7 +501,7 @@ def test_clash_with_a_builtin_warns_and_every_command_still_works(make_dist, tmp
     """Two plugins registering hinge used to stop every command (exit 2), list-components included."""
     make_dist("gc-clash", {"gc_clash": """
         from gancompose import hookimpl
-        from gancompose_wasserstein.losses import HingeLoss, HingeParams
+        from gancompose_objectives.losses import HingeLoss, HingeParams
 
         @hookimpl
         def register_losses(register):
@@ -509,15 +509,15 @@ def test_clash_with_a_builtin_warns_and_every_command_still_works(make_dist, tmp
     """}, {"clash": "gc_clash"})
     res = invoke("list-components", "--kind", "loss")
     assert res.exit_code == 0, res.output
-    assert "wasserstein:hinge" in res.output and "clash:hinge" in res.output
-    assert "warning" in res.output and "'clash'" in res.output and "'wasserstein'" in res.output
+    assert "objectives:hinge" in res.output and "clash:hinge" in res.output
+    assert "warning" in res.output and "'clash'" in res.output and "'objectives'" in res.output
     res = invoke("validate", str(ROOT / "recipes" / "dcgan_shapes.toml"))  # does not use hinge: unaffected
     assert res.exit_code == 0, res.output
     recipe = ROOT / "recipes" / "sngan_shapes.toml"  # hinge loss: the bare name is refused, naming both
     res = invoke("validate", str(recipe))
     assert res.exit_code == 2 and "Traceback" not in res.output
     msg = one_line(res.output)
-    assert "loss.type" in msg and "'wasserstein'" in msg and "'clash'" in msg and 'type = "clash:hinge"' in msg
+    assert "loss.type" in msg and "'objectives'" in msg and "'clash'" in msg and 'type = "clash:hinge"' in msg
     res = invoke("validate", str(recipe), "--set", "loss.type='clash:hinge'", "--set", "train.batch_size=4")
     assert res.exit_code == 0, res.output
 
@@ -653,7 +653,7 @@ def test_thirdparty_in_list_components(thirdparty):
     rows = {tuple(c.strip() for c in line.strip("│ ").split("│"))[:4] for line in res.stdout.splitlines() if "│" in line}
     assert ("loss", "hinge_test", "thirdparty", "Hinge loss for tests: relu(m - D(x)) + relu(m + D(G(z))).") in rows
     assert ("layer", "scale", "thirdparty", "Multiply by a constant factor.") in rows
-    assert ("loss", "bce", "core") in {r[:3] for r in rows}
+    assert ("loss", "bce", "objectives") in {r[:3] for r in rows}
 
 
 def test_thirdparty_in_list_components_json(thirdparty):

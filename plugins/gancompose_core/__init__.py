@@ -1,11 +1,9 @@
-"""gancompose's core plugin: layers, the MLP block, BCE and least-squares losses, optimizers, learning-rate
-schedules, initializers, the mode-coverage metric and the alternating training schedule. Registered by entry point like any plugin."""
+"""gancompose's core plugin: layers, the MLP block, optimizers, learning-rate schedules, initializers, the mode-coverage metric and the alternating training schedule. Registered by entry point like any plugin."""
 from gancompose import hookimpl, register_all
 
 from gancompose_core.blocks import BLOCKS
 from gancompose_core.initializers import INITIALIZERS
 from gancompose_core.layers import LAYERS
-from gancompose_core.losses import LOSSES
 from gancompose_core.lr_schedules import LR_SCHEDULES
 from gancompose_core.metrics import METRICS
 from gancompose_core.optimizers import OPTIMIZERS
@@ -21,11 +19,6 @@ def register_layers(register):
 @hookimpl
 def register_blocks(register):
     register_all(register, BLOCKS)
-
-
-@hookimpl
-def register_losses(register):
-    register_all(register, LOSSES)
 
 
 @hookimpl

@@ -1,7 +1,7 @@
 """Progressive growing of GANs (ProGAN, Karras et al. 2018): growing generator and discriminator blocks,
 pixel norm, minibatch standard deviation and the ``progressive`` schedule (resolution, fade-in alpha, batch
 size and learning rate as a pure function of the images seen). Equalized learning rate comes from
-``gancompose_core.equalized``; WGAN-GP and the drift penalty from the ``wasserstein`` plugin.
+``gancompose_core.equalized``; WGAN-GP and the drift penalty from the ``objectives`` plugin.
 Registered through the ``gancompose`` entry point ``progan`` like any third-party plugin."""
 from gancompose import hookimpl, register_all
 

@@ -5,7 +5,7 @@ Blocks: ``stylegan2_generator`` (mapping network, modulated convolutions with de
 ``stylegan_generator`` (StyleGAN 1: constant input, AdaIN, per-layer noise). Both generators mix styles in
 training and keep the mean ``w``; the plugin adds ``gancompose sample --truncation / --mixing`` for them
 (sampling.py, through the ``register_sample_options`` hook). Regularizer: ``path_length`` (StyleGAN2, lazy).
-R1 and the non-saturating loss come from the ``wasserstein`` plugin; equalized-LR layers from
+R1 and the non-saturating loss come from the ``objectives`` plugin; equalized-LR layers from
 ``gancompose_core.equalized``. Command: ``gancompose import stylegan2 network-snapshot.pkl -o NAME.safetensors``
 (commands.py, importer.py; snapshot.py reads the pickle without running code from it). See docs/style.md.
 """

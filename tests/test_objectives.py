@@ -21,9 +21,9 @@ from gancompose.engine.loop import StepLogs, _GradSwitch, run_step
 from gancompose.errors import RecipeError
 from gancompose.recipe import load_raw, load_recipe
 from gancompose.registry import default_registry
-from gancompose_core.losses import BCELoss, BCEParams
-from gancompose_wasserstein.losses import HingeLoss, HingeParams, NonSaturatingLoss, WassersteinLoss
-from gancompose_wasserstein.regularizers import (Drift, DriftParams, GradientPenalty, GradientPenaltyParams, R1,
+from gancompose_objectives.losses import BCELoss, BCEParams
+from gancompose_objectives.losses import HingeLoss, HingeParams, NonSaturatingLoss, WassersteinLoss
+from gancompose_objectives.penalties import (Drift, DriftParams, GradientPenalty, GradientPenaltyParams, R1,
                                                  R1Params, R2, WeightClipping, WeightClippingParams)
 
 LINEAR_CRITIC = "networks.discriminator={type='sequential', input='data', layers=[{type='linear', out_features=1}]}"
@@ -52,13 +52,16 @@ def _run(name, tmp_path, extra=()):
 
 
 # --------------------------------------------------------------------------------------- losses
-def test_components_are_registered_by_the_wasserstein_plugin():
+def test_every_loss_and_generic_penalty_is_registered_by_the_objectives_plugin():
+    """One home per kind: every adversarial loss and generic penalty, whichever paper it comes from."""
     reg = default_registry()
-    for kind, names in {"loss": ["wasserstein", "hinge", "non_saturating"],
+    assert {c.name for c in reg.of_kind("loss") if c.plugin == "objectives"} == {
+        "bce", "least_squares", "wasserstein", "hinge", "non_saturating"}
+    for kind, names in {"loss": ["bce", "least_squares", "wasserstein", "hinge", "non_saturating"],
                         "regularizer": ["weight_clipping", "gradient_penalty", "r1", "r2", "drift"]}.items():
         for name in names:
             comp = reg.get(kind, name)
-            assert comp.plugin == "wasserstein" and comp.doc
+            assert comp.plugin == "objectives" and comp.doc
 
 
 def test_wasserstein_loss_values_and_directions():
