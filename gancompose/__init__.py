@@ -28,6 +28,6 @@ __all__ = ["__version__", "hookimpl", "Params", "RecipeError", "GancomposeError"
 def __getattr__(name: str):
     # lazy: ``import gancompose`` stays light; ``gancompose.load_generator`` brings in torch when used
     if name == "load_generator":
-        from gancompose.portable.export import load_generator
+        from gancompose.portable.load import load_generator
         return load_generator
     raise AttributeError(f"module 'gancompose' has no attribute {name!r}")

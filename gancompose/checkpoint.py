@@ -233,6 +233,15 @@ class Checkpoint:
         except (KeyError, ValueError) as exc:
             raise CheckpointError(f"{self.path}: the recipe in its metadata is missing or corrupted ({exc})") from None
 
+    def meta_json(self, key: str, default: Any = None) -> Any:
+        """The metadata entry ``key`` read as JSON (``default`` when the file has none)."""
+        if key not in self.metadata:
+            return default
+        try:
+            return json.loads(self.metadata[key])
+        except ValueError as exc:
+            raise CheckpointError(f"{self.path}: the metadata entry {key!r} is corrupted ({exc})") from None
+
     def tensors(self, prefix: str = "") -> dict[str, torch.Tensor]:
         out = {}
         with safe_open(str(self.path), framework="pt") as f:

@@ -144,7 +144,7 @@ def validate(recipe, overrides):
     out_console.print(f"[green]ok[/]: {escape(recipe)}: {nets}", soft_wrap=True)
     _say_if_data_missing(run_)
     if run_.init_reports:  # networks with init_from: what would load
-        from gancompose.portable.init_from import print_reports
+        from gancompose.builder.init_from import print_reports
         print_reports(run_.init_reports, err_console)
 
 

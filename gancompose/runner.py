@@ -1,7 +1,6 @@
 """Running a recipe end to end: build, make or reopen the run folder, resume, train, checkpoint."""
 from __future__ import annotations
 
-import json
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,20 +9,17 @@ from typing import Sequence
 from rich.console import Console
 from rich.markup import escape
 
-from gancompose.builder import Run, build_run, resolve_device
-from gancompose.builder.run import build_networks, ema_copy
+from gancompose.builder import build_run, resolve_device
+from gancompose.builder.init_from import print_reports
 from gancompose.callbacks import Checkpointer, Evaluation, MetricsLog, Progress, QuietLog, SampleGrid
 from gancompose.callbacks.nan_guard import NaNGuard, NonFiniteError
 from gancompose.callbacks.tensorboard import TensorBoard, summary_writer_class
-from gancompose.checkpoint import Checkpoint, load_networks, restore_run
+from gancompose.checkpoint import Checkpoint, restore_run
 from gancompose import resume as resume_mod
-from gancompose.data import DataShape, DataStandIn
 from gancompose.engine import train
 from gancompose.errors import CheckpointError
 from gancompose.performance.distributed import Distributed, check_supported
-from gancompose.portable.init_from import print_reports
-from gancompose.recipe import validate_recipe
-from gancompose.registry import Registry, default_registry
+from gancompose.portable.load import load_for_sampling  # noqa: F401  (the loader; re-exported)
 from gancompose.rundir import clean_orphans, new_run_dir, run_dir_of_checkpoint, write_recipe
 
 
@@ -296,30 +292,6 @@ def resume_command(run_dir: Path, checkpoint: str | Path) -> str:
     if checkpoint.name == "last.safetensors" and checkpoint.parent == Path(run_dir) / "checkpoints":
         return f"gancompose run --resume {shlex.quote(str(run_dir))}"
     return f"gancompose run --resume {shlex.quote(str(checkpoint))}"
-
-
-def load_for_sampling(path: str | Path, *, device: str = "cpu", registry: Registry | None = None) -> Run:
-    """A run rebuilt from a checkpoint alone (its recipe is in the metadata), weights loaded, no data."""
-    registry = registry or default_registry()
-    ckpt = Checkpoint(path)
-    recipe = validate_recipe(ckpt.recipe, file=str(path), registry=registry)
-    shapes = DataStandIn(DataShape(_recorded_sample_shape(ckpt), json.loads(ckpt.metadata.get("num_classes", "null"))))
-    networks, reports = build_networks(recipe, registry, shapes)
-    networks.to(resolve_device(device))
-    run = Run(recipe=recipe, registry=registry, device=resolve_device(device), dataset=shapes, networks=networks,
-              reports=reports)
-    if recipe.train.ema is not None:
-        name = recipe.train.ema.network
-        run.ema[name] = ema_copy(networks[name])
-    load_networks(run, ckpt)
-    return run
-
-
-def _recorded_sample_shape(ckpt: Checkpoint) -> tuple[int, ...]:
-    shape = tuple(json.loads(ckpt.metadata.get("sample_shape", "null")) or ())
-    if not shape:
-        raise CheckpointError(f"{ckpt.path} does not record the data's sample shape")
-    return shape
 
 
 __all__ = ["run_recipe", "load_for_sampling", "RunResult", "RunInterrupted", "exit_code"]

@@ -18,10 +18,11 @@ from gancompose.checkpoint import Checkpoint
 from gancompose.cli import cli
 from gancompose.engine.loop import _GradSwitch
 from gancompose.errors import CheckpointError, RecipeError
-from gancompose.portable.export import export_network, load_generator
+from gancompose.portable.export import export_network
+from gancompose.portable.load import load_generator
 from gancompose_cycle import importer as cyclegan
 from gancompose_cycle.reference import OfficialResnetGenerator, ResnetGenerator
-from gancompose.portable.init_from import match
+from gancompose.builder.init_from import match
 from gancompose.portable.inspect import diff_with_recipe, inspect_file
 from gancompose.recipe import apply_overrides, load_raw, load_recipe, validate_recipe
 from gancompose.registry import default_registry

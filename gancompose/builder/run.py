@@ -15,17 +15,17 @@ from gancompose.engine.phases import Schedule, Term
 from gancompose.protocols import AdversarialLoss, Dataset, PerEpoch
 from gancompose.errors import DataError, RecipeError
 from gancompose.recipe.checks import check_built
-from gancompose.portable.freeze import apply_trainable, trainable_parameters
+from gancompose.builder.freeze import apply_trainable, trainable_parameters
 from gancompose.performance.compile import CompiledNetworks
 from gancompose.performance.settings import apply_fused, resolve_performance, to_channels_last
-from gancompose.portable.init_from import apply_init_from
+from gancompose.builder.init_from import apply_init_from
 from gancompose.registry import Registry, default_registry
 
 if TYPE_CHECKING:
     from gancompose.callbacks.nan_guard import Fault
     from gancompose.performance.distributed import Distributed
     from gancompose.performance.settings import Performance
-    from gancompose.portable.init_from import LoadReport
+    from gancompose.builder.init_from import LoadReport
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Portable weights: init a network from another run, freeze layers, inspect, export and import.
+"""Portable weights: the one loader of weights files (load.py), inspect and export. What a recipe loads at build
+time (init_from, frozen layers) is the builder's (gancompose/builder/init_from.py, freeze.py).
 
 Imported lazily: ``gancompose.portable.load_generator`` and friends load torch only when used.
 """
@@ -7,15 +8,17 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "load_generator": "gancompose.portable.export",
+    "load_generator": "gancompose.portable.load",
+    "load_for_sampling": "gancompose.portable.load",
+    "build_from_spec": "gancompose.portable.load",
     "export_network": "gancompose.portable.export",
-    "read_network_file": "gancompose.portable.export",
-    "WeightsFile": "gancompose.portable.files",
-    "NetworkInfo": "gancompose.portable.export",
-    "LoadReport": "gancompose.portable.init_from",
-    "load_into": "gancompose.portable.init_from",
-    "apply_init_from": "gancompose.portable.init_from",
-    "apply_trainable": "gancompose.portable.freeze",
+    "read_network_file": "gancompose.portable.load",
+    "WeightsFile": "gancompose.weights_file",
+    "NetworkInfo": "gancompose.portable.load",
+    "LoadReport": "gancompose.builder.init_from",
+    "load_into": "gancompose.builder.init_from",
+    "apply_init_from": "gancompose.builder.init_from",
+    "apply_trainable": "gancompose.builder.freeze",
     "inspect_file": "gancompose.portable.inspect",
     "diff_with_recipe": "gancompose.portable.inspect",
 }

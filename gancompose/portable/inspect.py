@@ -11,8 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from gancompose.errors import CheckpointError, GancomposeError, RecipeError
-from gancompose.portable.files import WeightsFile, sha256_of
-from gancompose.portable.init_from import LoadReport, match, module_shapes
+from gancompose.weights_file import WeightsFile, sha256_of
+from gancompose.builder.init_from import LoadReport, match, module_shapes
 from gancompose.registry import Registry, default_registry
 
 NETWORK_PREFIXES = ("networks.", "ema.")
@@ -92,21 +92,13 @@ def _numel(shape) -> int:
 
 def _count_params(f: WeightsFile, name: str, registry: Registry) -> tuple[int | None, str | None]:
     """Parameters (not buffers) of a network, by rebuilding it from the file's metadata."""
-    from gancompose.data import DataShape, DataStandIn
-    from gancompose.portable.export import build_from_spec, read_network_file
+    from gancompose.portable.load import build_checkpoint_network, build_from_spec, read_network_file
     try:
         if f.kind == "network":
             _, info = read_network_file(f.path)
             net = build_from_spec(name, info.spec, info.input_shape, registry, num_classes=info.num_classes)
         else:
-            from gancompose.builder.run import _input_shape
-            from gancompose.recipe import validate_recipe
-            recipe = validate_recipe(f.recipe, file=str(f.path), registry=registry)
-            shapes = DataStandIn(DataShape(tuple(f.meta_json("sample_shape") or ()), f.meta_json("num_classes")))
-            with torch.random.fork_rng(devices=[]):
-                from gancompose.builder.networks import build_network
-                net, _ = build_network(name, recipe.networks[name], _input_shape(name, recipe.networks[name],
-                                       recipe, shapes), registry, num_classes=shapes.num_classes)
+            net = build_checkpoint_network(f, name, registry)[0]
         return sum(p.numel() for p in net.parameters()), None
     except GancomposeError as exc:
         return None, str(exc).splitlines()[0]

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, StringConstraints, create_model
 
 from gancompose.recipe.sections import LatentSpec, PerformanceSpec, Section, TrainSpec
-from gancompose.portable.spec import network_fields as portable_network_fields
+from gancompose.recipe.weights import network_fields as portable_network_fields
 from gancompose.registry import Registry
 
 Recipe = BaseModel  # the concrete class is built per registry by recipe_model()
@@ -66,7 +66,7 @@ def recipe_model(registry: Registry) -> type[BaseModel]:
                                                                     "while training (DiffAugment, ADA)")),
         "spectral_norm": (bool, Field(False, description="spectral normalization of every conv and linear weight "
                                                          "of the network (Miyato et al. 2018)")),
-        **portable_network_fields(),  # init_from, trainable, freeze (gancompose/portable/spec.py)
+        **portable_network_fields(),  # init_from, trainable, freeze (gancompose/recipe/weights.py)
     }
     sequential = create_model(
         "block.sequential", __base__=Section, __doc__="A network written layer by layer.",

@@ -58,9 +58,9 @@ class TranslateResult:
 def _network(checkpoint: str | Path, direction: str | None, device: str) -> tuple[str, torch.nn.Module, tuple]:
     """(name, module in eval mode, input shape) of the translating network of a run checkpoint or of a
     single-network file (``gancompose export`` / ``gancompose import cyclegan``)."""
-    from gancompose.portable.files import WeightsFile
+    from gancompose.weights_file import WeightsFile
     if WeightsFile(checkpoint).kind == "network":
-        from gancompose.portable.export import load_generator
+        from gancompose.portable.load import load_generator
         net = load_generator(checkpoint, device=device)
         info = net.gancompose
         if direction not in (None, info.name):

@@ -20,7 +20,7 @@ from rich.markup import escape
 from torch import nn
 
 from gancompose.errors import CheckpointError, RecipeError
-from gancompose.portable.files import Shape, WeightsFile
+from gancompose.weights_file import Shape, WeightsFile
 
 #: names listed per category in printed reports and error messages (the report object keeps them all)
 LIST_AT_MOST = 12

@@ -8,7 +8,6 @@ its metadata, the network's recipe table, its input shape, the latent spec and t
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +34,6 @@ class WeightsFile(Checkpoint):
     kinds = ("checkpoint", "network")
 
     # ------------------------------------------------------------------------ metadata
-    def meta_json(self, key: str, default: Any = None) -> Any:
-        if key not in self.metadata:
-            return default
-        try:
-            return json.loads(self.metadata[key])
-        except ValueError as exc:
-            raise CheckpointError(f"{self.path}: the metadata entry {key!r} is corrupted ({exc})") from None
-
     @property
     def network_names(self) -> list[str]:
         if self.kind == "network":
