@@ -25,7 +25,7 @@ import torch
 from gancompose import __version__
 from gancompose.checkpoint import NETWORK_FORMAT, atomic_save
 from gancompose.errors import CheckpointError
-from gancompose.portable.files import sha256_of
+from gancompose.weights_file import sha256_of
 from gancompose_cycle.reference import OfficialResnetGenerator, ResnetGenerator
 
 BLOCK = "resnet_generator"

@@ -25,7 +25,7 @@ import torch
 from gancompose import __version__
 from gancompose.checkpoint import NETWORK_FORMAT, atomic_save
 from gancompose.errors import CheckpointError
-from gancompose.portable.files import sha256_of
+from gancompose.weights_file import sha256_of
 from gancompose_pix2pix.networks import UnetGenerator
 from gancompose_pix2pix.reference import OfficialUnetGenerator, official_level_paths
 

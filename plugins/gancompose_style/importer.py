@@ -26,7 +26,7 @@ import torch
 
 from gancompose import __version__
 from gancompose.checkpoint import FORMAT, atomic_save
-from gancompose.portable.files import sha256_of
+from gancompose.weights_file import sha256_of
 from gancompose_style.snapshot import PersistentObject, Snapshot, SnapshotError, read_snapshot
 
 SOURCE = "NVlabs/stylegan2-ada-pytorch training/networks.py (Generator, Discriminator)"
