@@ -1,6 +1,7 @@
 """Shared fixtures: tiny overrides that make any recipe train in a fraction of a second on the CPU."""
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -18,6 +19,9 @@ torch.set_num_threads(min(2, torch.get_num_threads()))
 #: inductor compiles C++ on the CPU
 needs_cpp_compiler = pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
                                         reason="inductor on the CPU needs a C++ compiler")
+
+#: the long soak of the fuzzing and kill loops (also marked ``soak``, which the default run leaves out)
+soak = pytest.mark.skipif(not os.environ.get("GANCOMPOSE_SOAK"), reason="long soak: GANCOMPOSE_SOAK=1 pytest -m soak")
 
 
 #: recipes on real data (absent here: no downloads) train in the tests on embedded data of the same shape
@@ -81,6 +85,47 @@ def refusal(result) -> str:
     return result.output
 
 
+def clean_exit(result) -> None:
+    """A run or one clear message: never a traceback."""
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        f"traceback: {result.exception!r}\n{result.output}")
+    assert result.exit_code in (0, 2), result.output
+    if result.exit_code == 2:
+        assert "error: " in result.output and "Traceback" not in result.output, result.output
+
+
+def tiny_ring_raw(out: Path) -> dict:
+    """The ring recipe as a dict, tiny: small MLPs, 64 samples, batch 4, no metrics."""
+    from gancompose.recipe import load_raw
+    raw = load_raw(ROOT / "recipes" / "vanilla_gan_ring.toml")
+    raw["networks"]["generator"]["hidden"] = [16, 16]
+    raw["networks"]["discriminator"]["hidden"] = [16, 16]
+    raw["data"]["size"] = 64
+    raw["train"].update(batch_size=4, log_every=1, sample_every=0, checkpoint_every=0, samples=4, device="cpu",
+                        output_dir=out.as_posix(), steps=20)
+    raw.pop("metrics", None)
+    return raw
+
+
+def write_recipe(raw: dict, folder: Path) -> Path | None:
+    """``raw`` written as FOLDER/recipe.toml; None where TOML cannot hold it (the writer refuses)."""
+    import tomli_w
+    try:
+        text = tomli_w.dumps(raw)
+    except (TypeError, ValueError):
+        return None  # not representable in TOML (the writer refuses): nothing to test
+    path = folder / "recipe.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def all_finite(path) -> bool:
+    """Whether every floating-point network tensor of the checkpoint at ``path`` is finite."""
+    from gancompose.checkpoint import Checkpoint
+    return all(torch.isfinite(t).all() for k, t in Checkpoint(path).tensors("networks.").items()
+               if t.is_floating_point())
+
+
 def installed(distribution: str) -> bool:
     """Whether a distribution is installed, asked through importlib.metadata (importlib's find_spec("pip") would
     make setuptools' distutils hack step aside for the rest of the process)."""
@@ -123,7 +168,7 @@ SLOW = (
     "tests/test_engine.py::test_vanilla_gan_learns_the_ring",  # training to a quality bar
     "tests/test_conditional.py::test_class_accuracy_metric_separates_conditioned_from_ignored_labels",
     "tests/test_resume.py::test_dcgan_100_plus_100_equals_200",
-    "tests/test_hardening.py::test_sigkill_at_random_points",
+    "tests/test_interrupts.py::test_sigkill_at_random_points",  # 3 SIGKILLs of a subprocess, resumed
     "tests/test_packaging.py::test_the_wheel_runs_the_readme_commands_in_an_empty_folder",  # builds a wheel
     "tests/test_example_plugin.py::test_its_own_tests_pass",  # a pytest run of the example package
     "tests/test_bench.py::test_speed_builds_every_side_counts_flops_and_writes_json_and_markdown",

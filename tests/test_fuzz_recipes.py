@@ -5,7 +5,12 @@ duplicate, rename keys, swap types, huge / negative / inf / NaN numbers, deep ne
 
 The 2-D recipes (small MLPs, a dry forward pass of a few milliseconds) take the structural mutations; every recipe
 takes textual ones, and a textual mutation of an image recipe that still parses is left out (building its networks
-would only cost time)."""
+would only cost time).
+
+Then hypothesis (issue 11): 1 to 3 mutations of the ring recipe (a value of the wrong type, NaN/Inf, sizes of
+±10¹² and more, a deleted key, an unknown key or type, a bad ``extends``) through ``validate`` and through ``run
+--max-steps 1``, and non-UTF-8 bytes: a run or one ``error:`` message, never a traceback. Bounded here;
+``GANCOMPOSE_SOAK=1 pytest -m soak tests/test_fuzz_recipes.py`` runs the soak (2,000 + 200 examples)."""
 from __future__ import annotations
 
 import copy
@@ -13,18 +18,22 @@ import math
 import random
 import re
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 import tomli_w
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-from conftest import ROOT
+from conftest import ROOT, clean_exit, invoke, soak, tiny_ring_raw, write_recipe
 from gancompose.cli import cli
 
 CASES = 2000
@@ -204,3 +213,125 @@ def test_fuzzed_recipes_never_traceback_and_name_where(tmp_path):
     assert not crashes, f"{len(crashes)} tracebacks:\n" + "\n\n".join(crashes[:5])
     assert not unnamed, f"{len(unnamed)} refusals naming no key path or line:\n" + "\n".join(unnamed[:10])
     assert sum(outcomes.values()) == CASES
+
+
+# ------------------------------------------------- hypothesis: mutations of the ring recipe, validate and run
+def _leaf_paths(obj, prefix=()):
+    if isinstance(obj, dict):
+        out = [prefix] if prefix else []
+        for k, v in obj.items():
+            out += _leaf_paths(v, (*prefix, k))
+        return out
+    if isinstance(obj, list):
+        out = [prefix]
+        for i, v in enumerate(obj):
+            out += _leaf_paths(v, (*prefix, i))
+        return out
+    return [prefix]
+
+
+def _set(obj, path, value):
+    for part in path[:-1]:
+        obj = obj[part]
+    obj[path[-1]] = value
+
+
+def _delete(obj, path):
+    for part in path[:-1]:
+        obj = obj[part]
+    del obj[path[-1]]
+
+
+_sizes = st.one_of(st.integers(-3, 300), st.integers(10 ** 12, 10 ** 15), st.integers(-(10 ** 15), -(10 ** 12)))
+_values = st.one_of(
+    _sizes, st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.text(max_size=8),
+    st.lists(_sizes, max_size=3), st.dictionaries(st.text(max_size=5), _sizes, max_size=2),
+    st.sampled_from(["mlp", "sequential", "adam", "bce", "latent", "data", "no_such_thing", "linear"]))
+_mutation = st.tuples(st.sampled_from(["set", "delete", "unknown_key", "unknown_type", "extends"]),
+                      st.integers(0, 10 ** 6), _values, st.text(min_size=1, max_size=6))
+
+
+def _mutate(raw: dict, mutations) -> dict:
+    raw = copy.deepcopy(raw)
+    for kind, pick, value, name in mutations:
+        paths = _leaf_paths(raw)
+        if not paths:
+            break
+        path = paths[pick % len(paths)]
+        tables = [p for p in paths if isinstance(_get(raw, p), dict)] or [()]
+        table = tables[pick % len(tables)]
+        if kind == "set":
+            _set(raw, path, value)
+        elif kind == "delete":
+            _delete(raw, path)
+        elif kind == "unknown_key":
+            _get(raw, table)[name] = value
+        elif kind == "unknown_type":
+            _get(raw, table)["type"] = name
+        else:
+            raw["extends"] = name if pick % 3 else "recipe.toml"  # a missing file, or itself
+    return raw
+
+
+def _get(obj, path):
+    for part in path:
+        obj = obj[part]
+    return obj
+
+
+def _fuzz_validate(mutations):
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = _mutate(tiny_ring_raw(Path(tmp) / "runs"), mutations)
+        path = write_recipe(raw, Path(tmp))
+        if path is not None:
+            clean_exit(invoke("validate", path))
+
+
+def _fuzz_run(mutations):
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = _mutate(tiny_ring_raw(Path(tmp) / "runs"), mutations)
+        path = write_recipe(raw, Path(tmp))
+        if path is not None:
+            clean_exit(invoke("run", path, "--max-steps", 1, "--quiet", "--output-dir", Path(tmp) / "runs"))
+
+
+FUZZ = dict(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+
+
+@settings(max_examples=60, **FUZZ)
+@given(st.lists(_mutation, min_size=1, max_size=3))
+def test_fuzz_validate_never_tracebacks(mutations):
+    _fuzz_validate(mutations)
+
+
+@settings(max_examples=12, **FUZZ)
+@given(st.lists(_mutation, min_size=1, max_size=2))
+def test_fuzz_run_one_step_never_tracebacks(mutations):
+    _fuzz_run(mutations)
+
+
+@settings(max_examples=25, **FUZZ)
+@given(st.binary(min_size=1, max_size=64))
+def test_fuzz_non_utf8_bytes(garbage):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "recipe.toml"
+        path.write_bytes(b"\xff\xfe" + garbage + tomli_w.dumps(tiny_ring_raw(Path(tmp))).encode())
+        result = invoke("validate", path)
+        clean_exit(result)
+        assert result.exit_code == 2 and "cannot read the recipe" in result.output
+
+
+@pytest.mark.soak
+@soak
+@settings(max_examples=2000, **{**FUZZ, "derandomize": False})
+@given(st.lists(_mutation, min_size=1, max_size=5))
+def test_soak_fuzz_validate(mutations):
+    _fuzz_validate(mutations)
+
+
+@pytest.mark.soak
+@soak
+@settings(max_examples=200, **{**FUZZ, "derandomize": False})
+@given(st.lists(_mutation, min_size=1, max_size=3))
+def test_soak_fuzz_run(mutations):
+    _fuzz_run(mutations)

@@ -21,9 +21,10 @@ from pydantic import BaseModel, Field
 
 import gancompose
 from gancompose import Params, hookimpl, hookspecs
+from gancompose.builder import build_run
 from gancompose.cli import cli
 from gancompose.errors import GancomposeError, RecipeError
-from conftest import ROOT
+from conftest import ROOT, tiny_ring_raw
 from gancompose.params import NoParams
 from gancompose.recipe import load_raw, load_recipe, recipe_model, validate_recipe
 from gancompose.registry import HOOK_KINDS, KINDS, build_registry, default_registry
@@ -279,7 +280,9 @@ def test_a_plugin_adds_sample_options_and_a_broken_or_clashing_one_is_reported(t
     built_in = {id(p) for _, option in default_registry().sample_options() for p in option.options}
     monkeypatch.setattr(sample, "params", [p for p in sample.params if id(p) not in built_in])  # as at start-up
     monkeypatch.setattr(cli_mod._Group, "_plugins_added", False)
+    import gancompose.commands.context as context
     monkeypatch.setattr(cli_mod, "default_registry", lambda: reg)
+    monkeypatch.setattr(context, "default_registry", lambda: reg)
     from gancompose.recipe import load_recipe as load
     result = run_recipe(load(ROOT / "recipes" / "vanilla_gan_ring.toml",
                              ["train.steps=1", "metrics=[]", f"train.output_dir={tmp_path}"]), progress=False)
@@ -745,3 +748,28 @@ def test_validate_recipe_with_extra_plugin_registry():
     assert recipe.loss.type == "thin_loss" and recipe.loss.k == 5
     with pytest.raises(gancompose.RecipeError):
         validate_recipe(raw)  # the default registry does not know it
+
+
+# ----------------------------------------------------------- a plugin raising in a component's factory
+class _FactoryRaises:
+    @hookimpl
+    def register_losses(self, register):
+        def explode(params):
+            """A loss whose factory fails."""
+            raise ZeroDivisionError("the factory divided by zero")
+        register("exploding_loss", explode, NoParams)
+
+
+def test_plugin_raising_in_its_factory_is_named(tmp_path):
+    registry = build_registry({"gc_exploding": _FactoryRaises()})
+    raw = tiny_ring_raw(tmp_path)
+    raw["loss"] = {"type": "exploding_loss"}
+    recipe = validate_recipe(raw, registry=registry)
+    with pytest.raises(RecipeError) as info:
+        build_run(recipe, registry=registry, with_data=False)
+    msg = str(info.value)
+    assert msg.startswith("loss: loss 'exploding_loss' (plugin 'gc_exploding') failed while building")
+    assert "ZeroDivisionError: the factory divided by zero" in msg
+    # the other plugins still work
+    raw["loss"] = {"type": "bce"}
+    assert build_run(validate_recipe(raw, registry=registry), registry=registry, with_data=False).loss is not None
