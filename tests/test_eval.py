@@ -287,7 +287,7 @@ def test_plot_writes_curves_and_summary(ring_run, tmp_path):
 
 
 def test_classifier_features_are_offline_and_cached(tmp_path):
-    from gancompose.evaluate import evaluate_checkpoint
+    from gancompose.commands.evaluate import evaluate_checkpoint
     from gancompose.runner import run_recipe
     path = ROOT / "recipes" / "cgan_digits.toml"
     over = [*tiny_overrides(load_raw(path), tmp_path), "train.steps=2", "metrics=[]"]

@@ -1,6 +1,6 @@
 """The report of a sweep: ``report.json`` (every run), ``report.md`` (a table per dataset: mean ± sample std and n
 per metric over the finished runs, reference rows, the runs, the curves and the samples), ``curves/*.png`` and
-``samples/*.png``. The charts are drawn with Pillow through gancompose.plots (no matplotlib needed)."""
+``samples/*.png``. The charts are drawn with Pillow through gancompose.commands.plots (no matplotlib needed)."""
 from __future__ import annotations
 
 import json
@@ -336,7 +336,7 @@ def _safe(label: str) -> str:
 
 def draw(report_dir: Path, entries, runs: list[dict]) -> dict[str, Path]:
     from PIL import Image, ImageDraw, ImageFont
-    from gancompose.plots import read_jsonl, split_series
+    from gancompose.commands.plots import read_jsonl, split_series
     out: dict[str, Path] = {}
     curves_dir, samples_dir = report_dir / "curves", report_dir / "samples"
     per_recipe_metric: dict[str, dict[str, dict[int, list[float]]]] = {}
@@ -412,7 +412,7 @@ def draw(report_dir: Path, entries, runs: list[dict]) -> dict[str, Path]:
 
 def _panels(panels: dict, title: str, panel: tuple[int, int] = (420, 300), columns: int = 3):
     from PIL import Image, ImageDraw, ImageFont
-    from gancompose.plots import line_chart
+    from gancompose.commands.plots import line_chart
     names = list(panels)
     cols = max(1, min(columns, len(names)))
     rows = max(1, math.ceil(len(names) / cols))

@@ -117,7 +117,7 @@ def _metric_texts(recipe, extra: Sequence[str], registry) -> list[str]:
     """The metrics a recipe's runs are evaluated with: its own [[metrics]] types (their parameters come from the
     recipe, as ``gancompose eval`` does) and then the --metric extras; an extra of the same name replaces it."""
     from pydantic import ValidationError
-    from gancompose.evaluate import parse_metric
+    from gancompose.commands.evaluate import parse_metric
     from gancompose.errors import RecipeError
     texts: dict[str, str] = {}
     for spec in recipe.metrics:

@@ -131,7 +131,7 @@ def train(recipe, seed_dir: Path) -> tuple[str, int]:
 
 def evaluate(job: dict, seed_dir: Path, done: dict, device: str) -> int:
     from gancompose.errors import GancomposeError
-    from gancompose.evaluate import evaluate_checkpoint
+    from gancompose.commands.evaluate import evaluate_checkpoint
     key = job["eval_key"]
     current = read_json(seed_dir / EVAL)
     if current is not None and current.get("key") == key:
@@ -174,7 +174,7 @@ def sample_grid(job: dict, seed_dir: Path, done: dict, device: str) -> None:
     samples = generate(run, n, seed=job.get("grid_seed", 0))
     image = None
     if points:
-        from gancompose.evaluate import attach_data
+        from gancompose.commands.evaluate import attach_data
         from gancompose.registry import default_registry
         attach_data(run, default_registry())
         centers, std = getattr(run.dataset, "centers", None), getattr(run.dataset, "std", None)

@@ -15,14 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import click
 import torch
 from pydantic import ValidationError
+from rich.markup import escape
+from rich.table import Table
 
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from gancompose.commands.context import out_console, registry
 from gancompose.errors import GancomposeError, RecipeError
 from gancompose.registry import Registry, default_registry
 
@@ -122,3 +126,19 @@ def evaluate_checkpoint(path: str | Path, metrics: list[str], *, samples: int | 
 
 
 __all__ = ["evaluate_checkpoint", "EvalResult", "parse_metric", "build_metric"]
+
+
+def eval_command(checkpoint, metrics, feature_weights, samples, device, as_json):
+    """``gancompose eval``: the metrics as a table, or JSON."""
+    result = evaluate_checkpoint(checkpoint, list(metrics), samples=samples, feature_weights=feature_weights,
+                                 device=device, registry=registry())
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+        return
+    table = Table(title=f"{escape(str(checkpoint))} (step {result.step})")
+    for col in ("metric", "value", "seconds"):
+        table.add_column(col)
+    for name, values in result.results.items():
+        for k, v in values.items():
+            table.add_row(f"{name}/{k}", f"{v:.6g}", f"{result.seconds[name]:.1f}")
+    out_console.print(table)

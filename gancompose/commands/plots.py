@@ -13,6 +13,9 @@ import json
 import math
 from pathlib import Path
 
+from rich.markup import escape
+
+from gancompose.commands.context import err_console
 from gancompose.errors import GancomposeError
 
 #: metrics.jsonl keys that are counters or timings, not curves
@@ -217,3 +220,9 @@ def write_summary(run_dir: Path, records: list[dict], plots: dict[str, Path]) ->
 
 
 __all__ = ["plot_run", "line_chart", "split_series", "write_summary"]
+
+
+def plot_command(run_dir):
+    """``gancompose plot``: write the curves and the summary, saying where."""
+    for name, path in plot_run(run_dir).items():
+        err_console.print(f"wrote {name}: {escape(str(path))}", soft_wrap=True)
