@@ -31,9 +31,44 @@ and :class:`gancompose.sampling.SampleOption`. A factory that builds something e
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import pluggy
 
 hookspec = pluggy.HookspecMarker("gancompose")
+
+
+class Kind(NamedTuple):
+    """A component kind: its name (``list-components --kind``), its title and where a recipe uses it."""
+    name: str
+    title: str
+    usage: str
+
+
+#: the one list of component kinds: the hook that registers each (declared below), its name and where a recipe
+#: uses it. The registry, the recipe schema's tagged unions and the generated reference all read it.
+COMPONENT_KINDS: dict[str, Kind] = {
+    "register_layers": Kind("layer", "Layers", 'an item of `layers = [{type = "..."}]` in a `type = "sequential"` '
+                                               "network"),
+    "register_blocks": Kind("block", "Blocks", '`[networks.NAME] type = "..."` (a whole network with its parameters)'),
+    "register_losses": Kind("loss", "Losses", '`[loss] type = "..."` (the adversarial loss)'),
+    "register_regularizers": Kind("regularizer", "Regularizers", '`[[regularizers]] type = "..."` (extra terms, '
+                                  "constraints); every one also takes `weight`, `every` and `network` where its "
+                                  "model lists them"),
+    "register_optimizers": Kind("optimizer", "Optimizers", '`[optimizers.NAME] type = "..."` (one per trained '
+                                "network); every one also takes `lr_schedule`"),
+    "register_lr_schedules": Kind("lr_schedule", "Learning-rate schedules",
+                                  '`[optimizers.NAME] lr_schedule = {type = "..."}`'),
+    "register_initializers": Kind("initializer", "Initializers", '`[networks.NAME] init = {type = "..."}`'),
+    "register_conditioners": Kind("conditioner", "Conditioners", '`[networks.NAME] condition = {type = "..."}` '
+                                  "(makes a network class-conditional); every one also takes `num_classes`"),
+    "register_augmentations": Kind("augmentation", "Augmentations", '`[networks.NAME] augment = {type = "..."}`'),
+    "register_datasets": Kind("dataset", "Datasets", '`[data] type = "..."`'),
+    "register_metrics": Kind("metric", "Metrics", '`[[metrics]] type = "..."`; every one also takes `every` (steps '
+                             "between evaluations)"),
+    "register_schedules": Kind("schedule", "Schedules", '`[schedule] type = "..."` (the training schedule: phases '
+                               "per step)"),
+}
 
 
 @hookspec

@@ -20,20 +20,8 @@ from gancompose.params import NoParams, Params
 ENTRY_POINT_GROUP = "gancompose"
 
 #: hook name -> component kind
-HOOK_KINDS: dict[str, str] = {
-    "register_layers": "layer",
-    "register_blocks": "block",
-    "register_losses": "loss",
-    "register_regularizers": "regularizer",
-    "register_optimizers": "optimizer",
-    "register_lr_schedules": "lr_schedule",
-    "register_initializers": "initializer",
-    "register_conditioners": "conditioner",
-    "register_augmentations": "augmentation",
-    "register_datasets": "dataset",
-    "register_metrics": "metric",
-    "register_schedules": "schedule",
-}
+#: hook name -> the kind it registers (the one list is gancompose.hookspecs.COMPONENT_KINDS)
+HOOK_KINDS: dict[str, str] = {hook: kind.name for hook, kind in hookspecs.COMPONENT_KINDS.items()}
 KINDS: tuple[str, ...] = tuple(HOOK_KINDS.values())
 
 
