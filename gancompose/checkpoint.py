@@ -100,7 +100,7 @@ def _cpu(t: torch.Tensor) -> torch.Tensor:
     return t.detach().to("cpu").contiguous()
 
 
-def _add_module(tensors: dict[str, torch.Tensor], prefix: str, module: torch.nn.Module) -> None:
+def add_module_tensors(tensors: dict[str, torch.Tensor], prefix: str, module: torch.nn.Module) -> None:
     seen: dict[int, str] = {}
     for key, value in module.state_dict().items():
         t = _cpu(value)
@@ -113,9 +113,9 @@ def _add_module(tensors: dict[str, torch.Tensor], prefix: str, module: torch.nn.
 def run_tensors(run, stream_state: tuple[int, int]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     tensors: dict[str, torch.Tensor] = {}
     for name, net in run.networks.items():
-        _add_module(tensors, f"networks.{name}", net)
+        add_module_tensors(tensors, f"networks.{name}", net)
     for name, net in run.ema.items():
-        _add_module(tensors, f"ema.{name}", net)
+        add_module_tensors(tensors, f"ema.{name}", net)
     opt_meta: dict[str, Any] = {}
     for name, opt in run.optimizers.items():
         sd = opt.state_dict()

@@ -35,7 +35,7 @@ CORE_MEANING = {
 OWN_NETWORK = ("data_input", "latent_input")
 
 #: capabilities read off the built network (a block may normalize its layers whatever the recipe says), checked
-#: after the networks are built, still before anything trains (gancompose/recipe/checks.py ``check_built``)
+#: after the networks are built, still before anything trains (gancompose/builder/built_checks.py ``check_built``)
 BUILT_NETWORK = ("unnormalized_weights",)
 
 #: kinds whose requirements come from components of another kind: a conditioner's from the block of the

@@ -164,7 +164,7 @@ def apply_optimizer_changes(run, changes: list[Change], theirs_model, fresh: dic
     """After the checkpoint was restored: the recipe's optimizer hyper-parameters (lr, betas, weight decay, ...)
     replace the saved ones where the recipe changed them (a rollback's lowered rate is kept otherwise).
     ``fresh``: each optimizer's param_groups as the recipe built them, taken before the restore."""
-    from gancompose.builder.run import _build
+    from gancompose.builder.run import build_component
     names = {m.group(1) for c in changes if (m := re.match(r"optimizers\.([^.\[]+)", c.key))}
     for name in names & set(run.optimizers):
         opt = run.optimizers[name]
@@ -172,7 +172,7 @@ def apply_optimizer_changes(run, changes: list[Change], theirs_model, fresh: dic
         if theirs_model is not None and name in theirs_model.optimizers:
             spec = theirs_model.optimizers[name]
             try:
-                before = hyper_parameters(_build("optimizer", spec, run.registry, ["optimizers", name],
+                before = hyper_parameters(build_component("optimizer", spec, run.registry, ["optimizers", name],
                                                  [p for g in opt.param_groups for p in g["params"]]))
             except Exception:  # a plugin that is gone: overwrite every hyper-parameter
                 before = None

@@ -6,7 +6,7 @@ import torch
 
 from conftest import ROOT, tiny_overrides
 from gancompose.builder import build_run
-from gancompose.builder.augment import augmentation_of
+from gancompose.engine.augment import augmentation_of
 from gancompose.checkpoint import Checkpoint
 from gancompose.errors import RecipeError
 from gancompose.recipe import load_raw, load_recipe

@@ -165,9 +165,10 @@ def test_class_grid_and_sampling(tmp_path):
 def test_class_accuracy_metric_separates_conditioned_from_ignored_labels(tmp_path):
     from gancompose_conditional.metrics import ClassAccuracy, ClassAccuracyParams
 
-    class Oracle(torch.nn.Module):
+    from gancompose.protocols import TakesLabels
+
+    class Oracle(TakesLabels, torch.nn.Module):
         """A 'generator' that returns a real digit of the asked class, or of class 0 whatever is asked."""
-        conditional = True
 
         def __init__(self, ds, honest):
             super().__init__()

@@ -401,7 +401,7 @@ def test_translation_metric_tells_identity_from_translation(tmp_path):
 
 
 def test_ada_on_a_pair_observes_each_discriminators_reals(tmp_path):
-    from gancompose.builder.augment import augmentation_of
+    from gancompose.engine.augment import augmentation_of
     from gancompose.engine.loop import StepLogs, _GradSwitch, run_step
     recipe = load_recipe(SHAPES, [*tiny_overrides(load_raw(SHAPES), tmp_path), "metrics=[]",
                                   "networks.D_A.augment={type='ada'}"])  # D_B is like D_A

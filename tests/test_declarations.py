@@ -30,7 +30,7 @@ def _raw(recipe: str, tmp_path, *overrides: str) -> dict:
     return raw
 
 
-def _build(recipe: str, tmp_path, *overrides: str):
+def build_component(recipe: str, tmp_path, *overrides: str):
     return build_run(validate_recipe(_raw(recipe, tmp_path, *overrides)))
 
 
@@ -38,7 +38,7 @@ def _build(recipe: str, tmp_path, *overrides: str):
 @pytest.mark.parametrize("recipe", ["progan_shapes.toml", "stylegan2_shapes.toml"])
 def test_spectral_norm_reaches_every_equalized_layer_of_a_discriminator(recipe, tmp_path):
     """ProGAN's and StyleGAN2's layers are equalized-LR layers, not nn.Conv2d: before, 0 of 13 were normalized."""
-    run = _build(recipe, tmp_path, "networks.discriminator.spectral_norm=true")
+    run = build_component(recipe, tmp_path, "networks.discriminator.spectral_norm=true")
     d = run.networks["discriminator"]
     layers = weighted_layers(d)
     assert len(layers) >= 5 and all(is_normalized(m) for _, m in layers)
@@ -55,7 +55,7 @@ def test_spectral_norm_reaches_every_equalized_layer_of_a_discriminator(recipe, 
 
 
 def test_spectral_norm_without_the_flag_leaves_equalized_layers_alone(tmp_path):
-    run = _build("progan_shapes.toml", tmp_path)
+    run = build_component("progan_shapes.toml", tmp_path)
     assert not any(is_normalized(m) for _, m in weighted_layers(run.networks["discriminator"]))
     gains = {m.weight_gain for _, m in weighted_layers(run.networks["discriminator"])}
     assert gains != {1.0}  # equalized learning rate as before
@@ -65,7 +65,7 @@ def test_spectral_norm_without_the_flag_leaves_equalized_layers_alone(tmp_path):
 def test_spectral_norm_reaches_the_layers_a_condition_adds(d_condition, tmp_path):
     """The label embedding of concat and the class head of an auxiliary classifier are layers of the network too:
     applied before the conditioner wrapped the network, the flag used to leave them unnormalized."""
-    run = _build("dcgan_shapes.toml", tmp_path, "networks.discriminator.spectral_norm=true",
+    run = build_component("dcgan_shapes.toml", tmp_path, "networks.discriminator.spectral_norm=true",
                  "networks.discriminator.batch_norm=false", f"networks.discriminator.condition={{type='{d_condition}'}}",
                  "networks.generator.condition={type='concat'}",
                  *(["regularizers=[{type='auxiliary_classifier', network='discriminator'}]"]
@@ -78,7 +78,7 @@ def test_spectral_norm_reaches_the_layers_a_condition_adds(d_condition, tmp_path
 def test_spectral_norm_leaves_conditional_batch_norm_gains_alone(tmp_path):
     """Per-class gains and shifts are a normalization layer's affine tables (gancompose.nn.NormalizationLayer):
     normalizing gains initialized to 1 would shrink them all. The convolutions are normalized."""
-    run = _build("dcgan_shapes.toml", tmp_path, "networks.generator.spectral_norm=true",
+    run = build_component("dcgan_shapes.toml", tmp_path, "networks.generator.spectral_norm=true",
                  "networks.generator.condition={type='conditional_batch_norm'}",
                  "networks.discriminator.condition={type='projection'}")
     g = run.networks["generator"]
@@ -91,7 +91,7 @@ def test_spectral_norm_leaves_conditional_batch_norm_gains_alone(tmp_path):
 
 def test_a_condition_that_says_no_spectral_norm_on_a_normalized_network_is_refused(tmp_path):
     with pytest.raises(RecipeError) as err:
-        _build("sngan_projection_shapes.toml", tmp_path, "networks.discriminator.spectral_norm=true",
+        build_component("sngan_projection_shapes.toml", tmp_path, "networks.discriminator.spectral_norm=true",
                "networks.discriminator.condition={type='projection', spectral_norm=false}")
     assert "networks.discriminator.condition.spectral_norm" in str(err.value)
 
@@ -99,7 +99,7 @@ def test_a_condition_that_says_no_spectral_norm_on_a_normalized_network_is_refus
 def test_spectral_norm_that_cannot_reach_every_layer_is_refused(tmp_path):
     """The StyleGAN2 generator's modulated convolutions have no weight to normalize as declared."""
     with pytest.raises(RecipeError) as err:
-        _build("stylegan2_shapes.toml", tmp_path, "networks.generator.spectral_norm=true")
+        build_component("stylegan2_shapes.toml", tmp_path, "networks.generator.spectral_norm=true")
     msg = str(err.value)
     assert "networks.generator.spectral_norm" in msg and "SynthesisLayer" in msg and "stylegan2_generator" in msg
 
@@ -119,12 +119,12 @@ def test_explain_shows_per_layer_whether_it_is_normalized(tmp_path):
 def test_an_initializer_that_reaches_no_equalized_layer_is_refused(tmp_path):
     """init = {type = "normal"} on ProGAN's discriminator used to change none of its 13 weighted layers."""
     with pytest.raises(RecipeError) as err:
-        _build("progan_shapes.toml", tmp_path, "networks.discriminator.init={type='normal'}")
+        build_component("progan_shapes.toml", tmp_path, "networks.discriminator.init={type='normal'}")
     msg = str(err.value)
     assert "networks.discriminator.init" in msg and "EqualizedConv2d" in msg
     import re
     assert re.search(r"(\d+) of the \1 weighted layers", msg), msg  # none of them
-    run = _build("dcgan_shapes.toml", tmp_path, "networks.discriminator.init={type='fan'}")  # reaches every layer
+    run = build_component("dcgan_shapes.toml", tmp_path, "networks.discriminator.init={type='fan'}")  # reaches every layer
     assert run.recipe.networks["discriminator"].init.type == "fan"
 
 
@@ -132,7 +132,7 @@ def test_an_initializer_that_reaches_no_equalized_layer_is_refused(tmp_path):
 def test_a_block_class_count_other_than_the_data_is_refused_with_both_numbers(tmp_path):
     for n in (10, 3):
         with pytest.raises(RecipeError) as err:
-            _build("stylegan2_shapes.toml", tmp_path, f"networks.generator.num_classes={n}")
+            build_component("stylegan2_shapes.toml", tmp_path, f"networks.generator.num_classes={n}")
         msg = str(err.value)
         assert "networks.generator.num_classes" in msg and f"got {n}" in msg and "6 classes" in msg
 
@@ -145,7 +145,7 @@ def test_a_block_class_count_on_unlabelled_data_is_refused(tmp_path):
 
 
 def test_the_data_class_count_trains(tmp_path):
-    run = _build("stylegan2_shapes.toml", tmp_path, "networks.generator.num_classes=6")
+    run = build_component("stylegan2_shapes.toml", tmp_path, "networks.generator.num_classes=6")
     assert run.dataset.num_classes == 6
 
 
@@ -170,10 +170,10 @@ def test_an_image_taking_block_fed_latents_is_refused(tmp_path):
 # ---------------------------------------------------------------------------------- 4. clipping and SN
 def test_weight_clipping_on_a_spectrally_normalized_critic_is_refused(tmp_path):
     with pytest.raises(RecipeError) as err:
-        _build("wgan_shapes.toml", tmp_path, "networks.discriminator.spectral_norm=true")
+        build_component("wgan_shapes.toml", tmp_path, "networks.discriminator.spectral_norm=true")
     msg = str(err.value)
     assert "regularizers[0].type" in msg and "constrain nothing" in msg
-    _build("wgan_shapes.toml", tmp_path)  # the WGAN critic as it is still builds
+    build_component("wgan_shapes.toml", tmp_path)  # the WGAN critic as it is still builds
 
 
 def test_validate_refuses_clipping_a_normalized_critic_in_the_cli():

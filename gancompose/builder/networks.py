@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from gancompose.builder.augment import attach_augmentation
+from gancompose.engine.augment import attach_augmentation
 from gancompose.errors import GancomposeError, RecipeError
 from gancompose.nn import NormalizationLayer, ScaledWeight, spectral_norm
 from gancompose.protocols import Augmentation, takes_labels

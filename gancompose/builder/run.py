@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any, Callable
 import torch
 from torch import nn
 
+from gancompose.builder.built_checks import check_built
 from gancompose.builder.networks import NetworkReport, build_network, call_factory, require_base
 from gancompose.data import BatchStream, DatasetParams, DataStandIn
 from gancompose.engine.phases import Schedule, Term
 from gancompose.protocols import AdversarialLoss, Dataset, PerEpoch
 from gancompose.errors import DataError, RecipeError
-from gancompose.recipe.checks import check_built
 from gancompose.builder.freeze import apply_trainable, trainable_parameters
 from gancompose.performance.compile import CompiledNetworks
 from gancompose.performance.settings import apply_fused, resolve_performance, to_channels_last
@@ -213,7 +213,7 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def _input_shape(name: str, spec, recipe, dataset) -> tuple[int, ...]:
+def network_input_shape(name: str, spec, recipe, dataset) -> tuple[int, ...]:
     if spec.input == "latent":
         return (recipe.latent.dim,)
     return tuple(dataset.sample_shape)
@@ -226,7 +226,7 @@ def build_networks(recipe, registry: Registry, dataset) -> tuple[nn.ModuleDict, 
     problems: list[RecipeError] = []
     for name, spec in recipe.networks.items():
         try:
-            net, report = build_network(name, spec, _input_shape(name, spec, recipe, dataset), registry,
+            net, report = build_network(name, spec, network_input_shape(name, spec, recipe, dataset), registry,
                                         num_classes=dataset.num_classes)
         except RecipeError as exc:
             problems += exc.problems or [exc]
@@ -246,7 +246,7 @@ def build_networks(recipe, registry: Registry, dataset) -> tuple[nn.ModuleDict, 
     return networks, reports
 
 
-def _build(kind: str, spec, registry: Registry, key: list, *args):
+def build_component(kind: str, spec, registry: Registry, key: list, *args):
     comp = registry.get(kind, spec.type)
     return call_factory(comp, key, spec, *args)  # an exception other than a RecipeError names the plugin
 
@@ -257,7 +257,7 @@ def build_dataset(recipe, registry: Registry, *, stand_in: bool = False):
     error, so ``validate`` and ``explain`` work before the data is fetched."""
     try:
         return require_base(registry.get("dataset", recipe.data.type),
-                            _build("dataset", recipe.data, registry, ["data"]), Dataset,
+                            build_component("dataset", recipe.data, registry, ["data"]), Dataset,
                             "gancompose.protocols.Dataset", ["data", "type"])
     except DataError as exc:
         shape = recipe.data.data_shape() if stand_in and isinstance(recipe.data, DatasetParams) else None
@@ -314,21 +314,21 @@ def _build_run(recipe, registry, device, dataset, with_data, init_weights=True, 
         run.ema[name] = ema_copy(networks[name])
 
     for name, spec in recipe.optimizers.items():
-        opt = _build("optimizer", spec, registry, ["optimizers", name], trainable_parameters(networks[name]))
+        opt = build_component("optimizer", spec, registry, ["optimizers", name], trainable_parameters(networks[name]))
         for group in opt.param_groups:
             group.setdefault("initial_lr", group["lr"])
         run.optimizers[name] = opt
         run.lr_schedules[name] = (None if spec.lr_schedule is None else
-                                  _build("lr_schedule", spec.lr_schedule, registry, ["optimizers", name, "lr_schedule"]))
-    run.loss = require_base(registry.get("loss", recipe.loss.type), _build("loss", recipe.loss, registry, ["loss"]),
+                                  build_component("lr_schedule", spec.lr_schedule, registry, ["optimizers", name, "lr_schedule"]))
+    run.loss = require_base(registry.get("loss", recipe.loss.type), build_component("loss", recipe.loss, registry, ["loss"]),
                             AdversarialLoss, "gancompose.protocols.AdversarialLoss", ["loss", "type"])
-    run.regularizers = [_build("regularizer", spec, registry, ["regularizers", i])
+    run.regularizers = [build_component("regularizer", spec, registry, ["regularizers", i])
                         for i, spec in enumerate(recipe.regularizers)]
     _distinct_log_keys(run.regularizers)
     check_built(recipe, registry, networks)
     apply_fused(perf, run.optimizers, requested=recipe.performance.fused_optimizers is True)
     run.schedule = require_base(registry.get("schedule", recipe.schedule.type),
-                                _build("schedule", recipe.schedule, registry, ["schedule"], run), Schedule,
+                                build_component("schedule", recipe.schedule, registry, ["schedule"], run), Schedule,
                                 "gancompose.engine.Schedule", ["schedule", "type"])
     if with_data:
         if dist is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import rich.progress as rp
 from rich.console import Console
 
-from gancompose.builder.augment import augmentation_status
+from gancompose.engine.augment import augmentation_status
 
 
 def _losses(record: dict) -> str:

@@ -106,14 +106,14 @@ def _default_network(recipe: dict[str, Any], path) -> str:
 def build_checkpoint_network(ck: WeightsFile, name: str, registry: Registry):
     """Network ``name`` of a run checkpoint, built from the checkpoint's recipe and recorded data shape (weights not
     loaded): ``(module, recipe, table without the training keys, input shape, recorded data)``."""
-    from gancompose.builder.run import _input_shape
+    from gancompose.builder.run import network_input_shape
     from gancompose.recipe import validate_recipe
     recipe = validate_recipe(ck.recipe, file=str(ck.path), registry=registry)
     if name not in recipe.networks:
         raise CheckpointError(f"{ck.path} has no network {name!r}", hint=f"its networks: {', '.join(recipe.networks)}")
     spec_model = recipe.networks[name]
     data = recorded_data(ck, required=False)
-    input_shape = _input_shape(name, spec_model, recipe, data)
+    input_shape = network_input_shape(name, spec_model, recipe, data)
     spec = {k: v for k, v in spec_model.model_dump(mode="json").items() if k not in TRAINING_KEYS}
     net = build_from_spec(name, spec, input_shape, registry, num_classes=data.num_classes, what=f"{ck.path}: ")
     return net, recipe, spec, input_shape, data

@@ -5,7 +5,7 @@ from pydantic import Field, PositiveInt
 
 from gancompose import Params, RecipeError
 from gancompose.engine import Phase, Schedule
-from gancompose.builder.augment import monitored, observe_real
+from gancompose.engine.augment import monitored, observe_real
 from gancompose.engine.context import is_conditional
 from gancompose.errors import did_you_mean
 

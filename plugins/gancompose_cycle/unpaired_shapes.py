@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 from pydantic import Field, PositiveInt
 
 from gancompose import Params
-from gancompose_data.shapes import SHAPE_CLASSES, _polygon
+from gancompose_data.shapes import SHAPE_CLASSES, polygon
 
 from gancompose_cycle.unpaired import UnpairedTensors
 
@@ -68,7 +68,7 @@ def render(style: str, n: int, size: int, seed: int) -> tuple[torch.Tensor, torc
             else:  # a ring is an outline in both styles (thicker on paper)
                 draw.ellipse(box, outline=fg, width=width * (2 if style == "paper" else 1))
         else:
-            pts = _polygon(kind, x, y, r, angle[i])
+            pts = polygon(kind, x, y, r, angle[i])
             if style == "paper":
                 draw.polygon(pts, fill=fg)
             else:

@@ -58,7 +58,7 @@ def _colours(rng: np.random.Generator, n: int, background: str) -> tuple[np.ndar
     return np.clip(fg, 0, 1), bg
 
 
-def _polygon(kind: str, cx: float, cy: float, r: float, angle: float) -> list[tuple[float, float]]:
+def polygon(kind: str, cx: float, cy: float, r: float, angle: float) -> list[tuple[float, float]]:
     if kind == "square":
         pts = [(math.cos(a), math.sin(a)) for a in (math.pi / 4 + k * math.pi / 2 for k in range(4))]
     elif kind == "triangle":
@@ -112,7 +112,7 @@ def render_shapes(params: ShapesParams) -> tuple[torch.Tensor, torch.Tensor]:
         elif kind == "ring":
             draw.ellipse((x - r, y - r, x + r, y + r), outline=fg_c[i], width=max(ss, int(round(0.38 * r))))
         else:
-            draw.polygon(_polygon(kind, x, y, r, angle[i]), fill=fg_c[i])
+            draw.polygon(polygon(kind, x, y, r, angle[i]), fill=fg_c[i])
         view[i] = np.asarray(img.reduce(ss))
     images = torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
     return images, torch.from_numpy(labels).to(torch.int64)

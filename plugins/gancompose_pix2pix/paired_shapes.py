@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 from pydantic import Field, PositiveInt
 
 from gancompose import Params
-from gancompose_data.shapes import SHAPE_CLASSES, _polygon
+from gancompose_data.shapes import SHAPE_CLASSES, polygon
 
 from gancompose_pix2pix.paired import PairedTensors
 
@@ -75,7 +75,7 @@ def render(n: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, to
                 da.ellipse(hole, outline=(255, 255, 255), width=edge)
                 db.ellipse(hole, fill=tuple(int(c) for c in paper[int(y), 0]), outline=rim, width=edge)
         else:
-            pts = _polygon(kind, x, y, r, angle[i])
+            pts = polygon(kind, x, y, r, angle[i])
             da.line(pts + pts[:1], fill=(255, 255, 255), width=edge, joint="curve")
             db.polygon([(px + off, py + off) for px, py in pts],
                        fill=_shade(tuple(int(c) for c in paper[-1, 0]), 0.72))

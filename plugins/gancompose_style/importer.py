@@ -231,16 +231,16 @@ def _jsonable(obj: Any) -> Any:
 
 def import_stylegan2(source: str | Path, output: str | Path, *, name: str | None = None) -> ImportResult:
     """Convert an official StyleGAN2-ADA snapshot into a gancompose checkpoint at ``output``."""
-    from gancompose.checkpoint import _add_module
+    from gancompose.checkpoint import add_module_tensors
     source = Path(source)
     cfg, modules, info = convert(source)
     output = Path(output)
     name = name or output.name.split(".")[0]
     recipe = recipe_for(cfg, name)
     tensors: dict[str, torch.Tensor] = {}
-    _add_module(tensors, "networks.generator", modules["G"])
-    _add_module(tensors, "networks.discriminator", modules["D"])
-    _add_module(tensors, "ema.generator", modules["G_ema"])
+    add_module_tensors(tensors, "networks.generator", modules["G"])
+    add_module_tensors(tensors, "networks.discriminator", modules["D"])
+    add_module_tensors(tensors, "ema.generator", modules["G_ema"])
     metadata = {
         "format": FORMAT,
         "gancompose_version": __version__,
