@@ -42,6 +42,15 @@ def export_network(checkpoint: str | Path, output: str | Path, *, network: str |
     return path, info
 
 
+def write_network_file(output: str | Path, state: dict[str, torch.Tensor], info: NetworkInfo,
+                       **extra: str) -> Path:
+    """Write one network's state dict as a network file (atomically): the tensors under ``networks.NAME.``, the
+    metadata :func:`network_metadata` makes of ``info`` and any ``extra`` string entries. What ``gancompose export``
+    and a plugin's ``gancompose import FORMAT`` write alike."""
+    tensors = {f"networks.{info.name}.{k}": v.detach().contiguous() for k, v in state.items()}
+    return atomic_save(tensors, output, {**network_metadata(info), **extra})
+
+
 def network_metadata(info: NetworkInfo) -> dict[str, str]:
     return {
         "format": NETWORK_FORMAT,

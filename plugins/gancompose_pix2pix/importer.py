@@ -14,17 +14,15 @@ are run on one probe image in eval mode to check they compute the same function.
 """
 from __future__ import annotations
 
-import json
 import pickle
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
-from gancompose import __version__
-from gancompose.checkpoint import NETWORK_FORMAT, atomic_save
 from gancompose.errors import CheckpointError
+from gancompose.portable.export import write_network_file
+from gancompose.portable.load import NetworkInfo
 from gancompose.weights_file import sha256_of
 from gancompose_pix2pix.networks import UnetGenerator
 from gancompose_pix2pix.reference import OfficialUnetGenerator, official_level_paths
@@ -184,24 +182,10 @@ def import_pix2pix(source: str | Path, output: str | Path, *, name: str = "gener
                               f"{cfg.num_downs} levels takes sizes divisible by {2 ** cfg.num_downs}")
     params = sum(p.numel() for p in cfg.gancompose().parameters())
     spec = {"type": BLOCK, "input": "data", **asdict(cfg)}
-    metadata = {
-        "format": NETWORK_FORMAT,
-        "gancompose_version": __version__,
-        "network_name": name,
-        "network": json.dumps(spec),
-        "input_shape": json.dumps([cfg.in_channels, image_size, image_size]),
-        "sample_shape": json.dumps([cfg.out_channels, image_size, image_size]),
-        "latent": json.dumps(None),
-        "num_classes": json.dumps(None),
-        "weights": "imported",
-        "dtype": "float32",
-        "params": str(params),
-        "block": BLOCK,
-        "source": json.dumps({"format": "pix2pix", "code": SOURCE, "file": source.name,
-                              "sha256": sha256_of(source), "dropped": dropped,
-                              "layout": "gancompose_pix2pix.reference.OfficialUnetGenerator"}),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    tensors = {f"networks.{name}.{k}": v for k, v in state.items()}
-    path = atomic_save(tensors, output, metadata)
-    return ImportResult(path, cfg, params, len(tensors), dropped, diff)
+    info = NetworkInfo(path=Path(output), name=name, spec=spec,
+                       input_shape=(cfg.in_channels, image_size, image_size),
+                       sample_shape=(cfg.out_channels, image_size, image_size), latent=None, weights="imported",
+                       source={"format": "pix2pix", "code": SOURCE, "file": source.name, "sha256": sha256_of(source),
+                               "dropped": dropped, "layout": "gancompose_pix2pix.reference.OfficialUnetGenerator"})
+    path = write_network_file(output, state, info, params=str(params), block=BLOCK)
+    return ImportResult(path, cfg, params, len(state), dropped, diff)
