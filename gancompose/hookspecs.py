@@ -224,7 +224,9 @@ def register_schedules(register):
     with ``roles`` and ``phases(step) -> list[Phase]``: which terms are summed, which optimizers step, which
     networks are frozen, how often a phase repeats. The base declares, with defaults that do nothing, every
     other method the core calls (``before_step``, ``prepare_batch``, ``stage``, ``status``, ``describe``,
-    ``sample_grid``, ``state_dict``/``load_state_dict``). A GAN
+    ``sample_grid``, ``state_dict``/``load_state_dict``). Parameters subclassing
+    :class:`gancompose.engine.ScheduleParams` may declare what the schedule feeds a network other than a data sample
+    (``network_inputs``: a discriminator of image pairs), which the network is then built on. A GAN
     variant is a composition of components and a schedule, never a trainer subclass.
     """
 

@@ -50,8 +50,8 @@ def test_parameter_counts_equal_the_official_implementation():
     assert _count(g) == 54_413_955 == _count(OfficialUnetGenerator(3, 3, 8, 64, "batch", use_dropout=True))
     g128 = unet_generator(UnetGeneratorParams(num_downs=7), (3, 128, 128))
     assert _count(g128) == _count(OfficialUnetGenerator(3, 3, 7, 64, "batch", use_dropout=True))  # unet_128
-    d = paired_patchgan(PairedPatchGANParams(), (3, 256, 256))
-    assert d.stem[0].in_channels == 6  # the pair: 3 channels of A, 3 of B
+    d = paired_patchgan(PairedPatchGANParams(), (6, 256, 256))  # the pair's shape, as the paired schedule declares
+    assert d.stem[0].in_channels == 6 and (d.condition_channels, d.image_channels) == (3, 3)  # A's 3, then B's 3
     assert _count(d) == 2_768_705
     assert sum(isinstance(m, torch.nn.Dropout) for m in g.modules()) == 3  # the three inner 8 x ngf levels
 
@@ -67,7 +67,9 @@ def test_unet_levels_sizes_and_refusals():
         unet_generator(UnetGeneratorParams(num_downs=6), (3, 32, 32))
     assert err.value.key == "num_downs" and "2**6" in str(err.value)
     with pytest.raises(RecipeError):
-        paired_patchgan(PairedPatchGANParams(n_layers=3), (3, 16, 16))
+        paired_patchgan(PairedPatchGANParams(n_layers=3), (6, 16, 16))
+    with pytest.raises(RecipeError, match="pairs"):
+        paired_patchgan(PairedPatchGANParams(condition_channels=3), (3, 32, 32))  # an image alone is no pair
 
 
 def test_the_discriminator_judges_pairs_and_refuses_an_image_alone():
@@ -76,15 +78,17 @@ def test_the_discriminator_judges_pairs_and_refuses_an_image_alone():
     assert torch.equal(d(b, a), d(torch.cat([a, b], 1)))  # the condition first, as torch.cat((real_A, fake_B), 1)
     assert not torch.equal(d(b, a), d(b, torch.zeros_like(a)))
     with pytest.raises(RuntimeError, match="pairs"):
-        d(b)  # training mode: never judged without its A
+        d(b)  # never judged without its A
     d.eval()
-    with torch.no_grad():
-        assert d(b).shape == (2, 1, 6, 6)  # the builder's shape probe (eval, no gradients)
+    with torch.no_grad(), pytest.raises(RuntimeError, match="pairs"):
+        d(b)  # not even in eval mode: the builder's dry pass gives it the pair's shape
 
 
 def test_the_facades_recipe_networks_are_the_official_ones():
     run = build_run(load_recipe(FACADES), with_data=False, stand_in=True)  # the data is not here: its shape
     assert {n: _count(net) for n, net in run.networks.items()} == {"G": 54_413_955, "D": 2_768_705}
+    # the schedule declares what it feeds D (gancompose.engine.ScheduleParams.network_inputs): explain shows the pair
+    assert run.reports["D"].in_shape == (6, 256, 256) and run.reports["G"].in_shape == (3, 256, 256)
     conv = run.networks["G"].down[3].conv.weight.detach()
     assert abs(float(conv.std()) - 0.02) < 0.002 and abs(float(conv.mean())) < 0.001  # N(0, 0.02)
     bn = run.networks["G"].down[3].norm.weight.detach()

@@ -181,3 +181,18 @@ def test_the_core_knows_no_family_by_name():
             found += [f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', '?')}: {w[:80]!r}"
                       for w in words if FAMILY_WORDS.search(w)]
     assert not found, "\n".join(found)
+
+
+def test_a_schedule_declares_the_input_it_feeds_a_network():
+    """ScheduleParams.network_inputs: a network is built, checked and explained on what the schedule feeds it (the
+    paired schedule's discriminator: the 6 channels of an (A, B) pair); the base declares nothing."""
+    from gancompose.builder.run import network_input_shape
+    from gancompose.engine import ScheduleParams
+    from gancompose.recipe import load_recipe
+    assert ScheduleParams().network_inputs((3, 8, 8)) == {}
+    recipe = load_recipe(ROOT / "recipes" / "pix2pix_shapes.toml")
+    data = type("Data", (), {"sample_shape": (3, 32, 32)})()
+    assert network_input_shape("D", recipe.networks["D"], recipe, data) == (6, 32, 32)
+    assert network_input_shape("G", recipe.networks["G"], recipe, data) == (3, 32, 32)
+    plain = load_recipe(ROOT / "recipes" / "dcgan_shapes.toml")  # a schedule whose parameters declare nothing
+    assert network_input_shape("discriminator", plain.networks["discriminator"], plain, data) == (3, 32, 32)

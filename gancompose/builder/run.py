@@ -12,7 +12,7 @@ from torch import nn
 from gancompose.builder.built_checks import check_built
 from gancompose.builder.networks import NetworkReport, build_network, call_factory, require_base
 from gancompose.data import BatchStream, DatasetParams, DataStandIn
-from gancompose.engine.phases import Schedule, Term
+from gancompose.engine.phases import Schedule, ScheduleParams, Term
 from gancompose.protocols import AdversarialLoss, Dataset, PerEpoch
 from gancompose.errors import DataError, RecipeError
 from gancompose.builder.freeze import apply_trainable, trainable_parameters
@@ -214,9 +214,14 @@ def resolve_device(name: str) -> torch.device:
 
 
 def network_input_shape(name: str, spec, recipe, dataset) -> tuple[int, ...]:
+    """The per-sample shape network ``name`` is built for: the latent's, the data's, or what the schedule declares it
+    feeds the network (:meth:`gancompose.engine.ScheduleParams.network_inputs`)."""
     if spec.input == "latent":
         return (recipe.latent.dim,)
-    return tuple(dataset.sample_shape)
+    sample = tuple(dataset.sample_shape)
+    if isinstance(recipe.schedule, ScheduleParams):
+        return tuple(recipe.schedule.network_inputs(sample).get(name, sample))
+    return sample
 
 
 def build_networks(recipe, registry: Registry, dataset) -> tuple[nn.ModuleDict, dict[str, NetworkReport]]:

@@ -50,6 +50,18 @@ class Phase:
     constraints: tuple = ()
 
 
+class ScheduleParams(Params):
+    """Base of a schedule's parameter model (optional: any :class:`gancompose.Params` works). It declares, with a
+    default that declares nothing, what the builder asks the schedule before any network is built."""
+
+    def network_inputs(self, sample_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+        """Networks with ``input = "data"`` that this schedule feeds something else than one data sample of
+        ``sample_shape``, by name, with the per-sample shape they take: e.g. a discriminator that judges an
+        (input, output) pair of images concatenated on the channels. The network is built and checked (its dry
+        forward pass, ``explain``) on that shape."""
+        return {}
+
+
 class Schedule:
     """Base of every schedule (``register_schedules``): what each step of the one loop does. Subclasses set
     ``roles`` and implement :meth:`phases`; every other method the core calls is declared here with a default

@@ -167,10 +167,10 @@ class PairedPatchGAN(nn.Module):
     ``netD(torch.cat((real_A, fake_B), 1))``. A map of logits, one per 70x70 patch at n_layers = 3, no sigmoid.
     Names as the cycle plugin's PatchGAN: ``stem``, ``down.i``, ``bridge``, ``head``.
 
-    ``D(x, condition)``, or ``D(pair)`` with the pair already concatenated (condition channels first). Called with
-    an image alone, as the builder's dry forward pass calls every network (in eval mode, without gradients: a
-    network takes one input of the data's shape), it pairs it with a zero condition to report its shapes; any other
-    call without the condition is refused, so the network cannot silently judge images alone."""
+    ``D(x, condition)``, or ``D(pair)`` with the pair already concatenated (condition channels first): the paired
+    schedule declares the pair's shape as the network's input (``ScheduleParams.network_inputs``), so the block is
+    built, checked and explained on the 6 channels of a pair. An image alone is refused, so the network cannot
+    silently judge images without their A."""
 
     #: schedules read this to know the network takes the condition (gancompose_pix2pix.schedule)
     takes_condition = True
@@ -195,11 +195,9 @@ class PairedPatchGAN(nn.Module):
         if condition is not None:
             x = torch.cat([condition, x], 1)
         elif x.shape[1] != self.image_channels + self.condition_channels:
-            if x.shape[1] != self.image_channels or self.training or torch.is_grad_enabled():
-                raise RuntimeError(f"paired_patchgan judges (input, output) pairs: call it as D(image, condition) "
-                                   f"or on the {self.image_channels + self.condition_channels} channels of a pair "
-                                   "(train it with the paired schedule)")
-            x = torch.cat([x.new_zeros(x.shape[0], self.condition_channels, *x.shape[2:]), x], 1)  # shape probe
+            raise RuntimeError(f"paired_patchgan judges (input, output) pairs: call it as D(image, condition) "
+                               f"or on the {self.image_channels + self.condition_channels} channels of a pair "
+                               "(train it with the paired schedule)")
         return self.head(self.bridge(self.down(self.stem(x))))
 
 
@@ -209,20 +207,26 @@ class PairedPatchGANParams(Params):
     n_layers: PositiveInt = Field(3, description="stride-2 convolutions: 3 gives the 70x70 PatchGAN (--netD basic)")
     norm: Norm = Field("batch", description="normalization after each convolution but the first and last "
                                             "(pix2pix: batch norm)")
-    condition_channels: Optional[PositiveInt] = Field(None, description="channels of the input image A it is "
-                                                      "given with each image (default: the data's channels)")
+    condition_channels: Optional[PositiveInt] = Field(None, description="channels of the input image A among "
+                                                      "the pair's (default: half of them)")
 
 
 def paired_patchgan(p: PairedPatchGANParams, in_shape: tuple[int, ...]) -> nn.Module:
-    """PatchGAN on (input, output) pairs (Isola et al. 2017): one logit per patch of the pair."""
+    """PatchGAN on (input, output) pairs (Isola et al. 2017): one logit per patch of the pair. ``in_shape`` is the
+    pair's, A's channels then B's (the paired schedule declares it)."""
     c, h, w = _image(in_shape, "paired_patchgan")
+    condition = p.condition_channels or c // 2
+    if not 0 < condition < c:
+        raise RecipeError(f"paired_patchgan takes (A, B) pairs concatenated on the channels, but its input has {c} "
+                          f"channel(s) ({condition} for A)", key=["type"],
+                          hint="train it with the paired schedule (schedule.conditional = true), which feeds it pairs")
     size = min(h, w)
     for _ in range(p.n_layers):  # each stride-2 conv (k4 p1) halves the size; the two stride-1 ones take 1 off each
         size //= 2
     if size - 2 < 1:
         raise RecipeError(f"a {h}x{w} image is too small for n_layers = {p.n_layers} (the output map would be "
                           "empty)", key=["n_layers"], hint="lower n_layers or use larger images")
-    return PairedPatchGAN(c, p.condition_channels or c, p.ndf, p.n_layers, p.norm)
+    return PairedPatchGAN(c - condition, condition, p.ndf, p.n_layers, p.norm)
 
 
 unet_generator.requires = ("data_input",)  # an image in

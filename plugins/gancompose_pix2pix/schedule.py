@@ -16,16 +16,16 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from gancompose import Params, RecipeError
+from gancompose import RecipeError
 from gancompose.data import DataStandIn
-from gancompose.engine import Phase, Schedule
+from gancompose.engine import Phase, Schedule, ScheduleParams
 from gancompose.errors import did_you_mean
 
 from gancompose_pix2pix.terms import (Bound, DiscriminatorView, GeneratorView, PairDiscriminatorAdversarial,
                                       PairGeneratorAdversarial, PairReconstruction)
 
 
-class PairedParams(Params):
+class PairedParams(ScheduleParams):
     """A paired translation: the generator translating A into B, the discriminator judging (A, B) pairs."""
     generator: str = Field("G", description="the network translating A into B (input = 'data')")
     discriminator: str = Field("D", description="the network judging pairs: real (A, B) against (A, G(A))")
@@ -33,6 +33,14 @@ class PairedParams(Params):
                                                 "judges images alone (the paper's unconditional ablation)")
     discriminator_weight: float = Field(0.5, gt=0, description="weight of the discriminator's adversarial loss "
                                                                "(pix2pix halves it to slow D down)")
+
+    def network_inputs(self, sample_shape):
+        """A conditional pair's discriminator takes (A, B) concatenated on the channels: twice the data's channels
+        (A and B have the data's shape; the schedule checks the generator's output against B)."""
+        if not self.conditional or len(sample_shape) != 3:
+            return {}
+        c, h, w = sample_shape
+        return {self.discriminator: (2 * c, h, w)}
 
     def translations(self) -> dict[str, str]:
         """Direction -> generator name, for ``gancompose translate``."""
