@@ -83,6 +83,20 @@ def generate(run, n: int, *, seed: int = 0, use_ema: bool = True, batch_size: in
     return torch.cat(out)
 
 
+@torch.no_grad()
+def translate_images(net: torch.nn.Module, images: torch.Tensor, device: torch.device,
+                     batch_size: int = 8) -> torch.Tensor:
+    """An image-to-image ``net`` applied to ``images`` (in [-1, 1]) in eval mode, batch by batch; the result on the
+    CPU (the translation grids and metrics of image-to-image families)."""
+    was_training = net.training
+    net.eval()
+    try:
+        return torch.cat([net(images[i:i + batch_size].to(device)).float().cpu()
+                          for i in range(0, len(images), batch_size)])
+    finally:
+        net.train(was_training)
+
+
 def to_grid_image(samples: torch.Tensor, nrow: int | None = None) -> torch.Tensor:
     """Images in [-1, 1] to one grid in [0, 1]; 2-D points to a scatter plot rendered as an image."""
     if samples.dim() == 2 and samples.shape[1] == 2:

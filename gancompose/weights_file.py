@@ -8,6 +8,7 @@ its metadata, the network's recipe table, its input shape, the latent spec and t
 from __future__ import annotations
 
 import hashlib
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +105,30 @@ class WeightsFile(Checkpoint):
 
 def open_weights(path: str | Path) -> WeightsFile:
     return WeightsFile(path)
+
+
+def read_pth_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """A plain state dict from another project's ``.pth`` file (``torch.save(net.state_dict())``), loaded with
+    ``weights_only=True``: no code from the file runs. A ``{"state_dict": ...}`` wrapper and ``nn.DataParallel``'s
+    ``module.`` prefixes are taken off. What a plugin's ``gancompose import FORMAT`` reads official weights with."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"file not found: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: refused: the file holds more than tensors and plain containers, and loading "
+                              f"it would run code from it ({first})",
+                              hint="only state dicts saved with torch.save(net.state_dict()) are imported") from None
+    except Exception as exc:  # truncated zip, not a torch file, ...
+        raise CheckpointError(f"{path} is truncated or not a PyTorch file ({type(exc).__name__}: "
+                              f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''})") from None
+    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or not obj or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                       for k, v in obj.items()):
+        raise CheckpointError(f"{path} is not a state dict (a mapping of names to tensors)")
+    if all(k.startswith("module.") for k in obj):  # saved from nn.DataParallel
+        obj = {k[len("module."):]: v for k, v in obj.items()}
+    return dict(obj)

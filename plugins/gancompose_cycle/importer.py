@@ -13,7 +13,6 @@ modules are run on one probe image to check they compute the same function.
 """
 from __future__ import annotations
 
-import pickle
 import re
 from dataclasses import dataclass, asdict
 from pathlib import Path
@@ -23,7 +22,7 @@ import torch
 from gancompose.errors import CheckpointError
 from gancompose.portable.export import write_network_file
 from gancompose.portable.load import NetworkInfo
-from gancompose.weights_file import sha256_of
+from gancompose.weights_file import read_pth_state_dict, sha256_of
 from gancompose_cycle.reference import OfficialResnetGenerator, ResnetGenerator
 
 BLOCK = "resnet_generator"
@@ -78,31 +77,6 @@ def rename(state: dict[str, torch.Tensor], cfg: Config) -> dict[str, torch.Tenso
 
 
 # ------------------------------------------------------------------------------ reading
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """A plain state dict from a ``.pth`` file, loaded with ``weights_only=True``."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"file not found: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: refused: the file holds more than tensors and plain containers, and loading "
-                              f"it would run code from it ({first})",
-                              hint="only state dicts saved with torch.save(net.state_dict()) are imported") from None
-    except Exception as exc:  # truncated zip, not a torch file, ...
-        raise CheckpointError(f"{path} is truncated or not a PyTorch file ({type(exc).__name__}: "
-                              f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''})") from None
-    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-        obj = obj["state_dict"]
-    if not isinstance(obj, dict) or not obj or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
-                                                       for k, v in obj.items()):
-        raise CheckpointError(f"{path} is not a state dict (a mapping of names to tensors)")
-    if all(k.startswith("module.") for k in obj):  # saved from nn.DataParallel
-        obj = {k[len("module."):]: v for k, v in obj.items()}
-    return dict(obj)
-
-
 def detect(state: dict[str, torch.Tensor], path: Path) -> tuple[Config, list[str]]:
     """The generator's settings, read from its keys and shapes; and the keys to drop (with why)."""
     if "model.1.weight" not in state:
@@ -147,7 +121,7 @@ class ImportResult:
 def convert(source: str | Path, *, verify: bool = True) -> tuple[dict[str, torch.Tensor], Config, list[str], float | None]:
     """The official state dict renamed to the resnet_generator layout, checked against both module trees."""
     source = Path(source)
-    state = read_state_dict(source)
+    state = read_pth_state_dict(source)
     cfg, dropped = detect(state, source)
     state = {k: v for k, v in state.items() if k not in dropped}
     official = cfg.official()

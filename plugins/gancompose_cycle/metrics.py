@@ -15,8 +15,7 @@ from pydantic import Field, PositiveInt
 
 from gancompose import Params, RecipeError
 from gancompose.data.images import to_unit_range
-
-from gancompose_cycle.translate import translate
+from gancompose.sampling import translate_images as translate
 
 OTHER = {"A": "B", "B": "A"}
 

@@ -3,17 +3,7 @@ from __future__ import annotations
 
 import torch
 
-
-@torch.no_grad()
-def translate(net: torch.nn.Module, images: torch.Tensor, device: torch.device, batch_size: int = 8) -> torch.Tensor:
-    """``net`` applied to ``images`` (in [-1, 1]) in eval mode, batch by batch; the result on the CPU."""
-    was_training = net.training
-    net.eval()
-    try:
-        return torch.cat([net(images[i:i + batch_size].to(device)).float().cpu()
-                          for i in range(0, len(images), batch_size)])
-    finally:
-        net.train(was_training)
+from gancompose.sampling import translate_images as translate
 
 
 def translation_grid(networks, roles: dict[str, str], dataset, k: int, device) -> tuple[torch.Tensor, int]:

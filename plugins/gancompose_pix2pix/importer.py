@@ -14,7 +14,6 @@ are run on one probe image in eval mode to check they compute the same function.
 """
 from __future__ import annotations
 
-import pickle
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import torch
 from gancompose.errors import CheckpointError
 from gancompose.portable.export import write_network_file
 from gancompose.portable.load import NetworkInfo
-from gancompose.weights_file import sha256_of
+from gancompose.weights_file import read_pth_state_dict, sha256_of
 from gancompose_pix2pix.networks import UnetGenerator
 from gancompose_pix2pix.reference import OfficialUnetGenerator, official_level_paths
 
@@ -73,31 +72,6 @@ def rename(state: dict[str, torch.Tensor], cfg: Config) -> dict[str, torch.Tenso
 
 
 # ------------------------------------------------------------------------------ reading
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """A plain state dict from a ``.pth`` file, loaded with ``weights_only=True`` (no code from the file runs)."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"file not found: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: refused: the file holds more than tensors and plain containers, and loading "
-                              f"it would run code from it ({first})",
-                              hint="only state dicts saved with torch.save(net.state_dict()) are imported") from None
-    except Exception as exc:  # truncated zip, not a torch file, ...
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise CheckpointError(f"{path} is truncated or not a PyTorch file ({type(exc).__name__}: {first})") from None
-    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-        obj = obj["state_dict"]
-    if not isinstance(obj, dict) or not obj or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
-                                                       for k, v in obj.items()):
-        raise CheckpointError(f"{path} is not a state dict (a mapping of names to tensors)")
-    if all(k.startswith("module.") for k in obj):  # saved from nn.DataParallel
-        obj = {k[len("module."):]: v for k, v in obj.items()}
-    return dict(obj)
-
-
 def detect(state: dict[str, torch.Tensor], path: Path, use_dropout: bool = True) -> tuple[Config, list[str]]:
     """The generator's settings, read from its keys and shapes; and the keys to drop."""
     if "model.model.0.weight" not in state:
@@ -146,7 +120,7 @@ def convert(source: str | Path, *, use_dropout: bool = True,
             verify: bool = True) -> tuple[dict[str, torch.Tensor], Config, list[str], float | None]:
     """The official state dict renamed to the unet_generator layout, checked against both module trees."""
     source = Path(source)
-    state = read_state_dict(source)
+    state = read_pth_state_dict(source)
     cfg, dropped = detect(state, source, use_dropout)
     state = {k: v for k, v in state.items() if k not in dropped}
     official = cfg.official()
