@@ -69,7 +69,7 @@ def test_unet_levels_sizes_and_refusals():
     with pytest.raises(RecipeError):
         paired_patchgan(PairedPatchGANParams(n_layers=3), (6, 16, 16))
     with pytest.raises(RecipeError, match="pairs"):
-        paired_patchgan(PairedPatchGANParams(condition_channels=3), (3, 32, 32))  # an image alone is no pair
+        paired_patchgan(PairedPatchGANParams(), (3, 32, 32))  # an image alone is no pair
 
 
 def test_the_discriminator_judges_pairs_and_refuses_an_image_alone():
@@ -201,6 +201,9 @@ def test_the_schedule_checks_its_networks_and_data(tmp_path):
         build_run(load_recipe(SHAPES, _tiny(tmp_path, "schedule={type='alternating', generator='G', "
                                                       "discriminator='D'}")))
     assert "image_pair" in str(err.value)
+    with pytest.raises(RecipeError) as err:  # the unconditional ablation feeds images alone: no pair discriminator
+        build_run(load_recipe(SHAPES, _tiny(tmp_path, "schedule.conditional=false")))
+    assert "networks.D.type" in str(err.value) and "pairs" in str(err.value)
 
 
 def test_other_pairings_compose(tmp_path):

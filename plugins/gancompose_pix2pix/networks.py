@@ -207,19 +207,17 @@ class PairedPatchGANParams(Params):
     n_layers: PositiveInt = Field(3, description="stride-2 convolutions: 3 gives the 70x70 PatchGAN (--netD basic)")
     norm: Norm = Field("batch", description="normalization after each convolution but the first and last "
                                             "(pix2pix: batch norm)")
-    condition_channels: Optional[PositiveInt] = Field(None, description="channels of the input image A among "
-                                                      "the pair's (default: half of them)")
 
 
 def paired_patchgan(p: PairedPatchGANParams, in_shape: tuple[int, ...]) -> nn.Module:
     """PatchGAN on (input, output) pairs (Isola et al. 2017): one logit per patch of the pair. ``in_shape`` is the
     pair's, A's channels then B's (the paired schedule declares it)."""
     c, h, w = _image(in_shape, "paired_patchgan")
-    condition = p.condition_channels or c // 2
-    if not 0 < condition < c:
-        raise RecipeError(f"paired_patchgan takes (A, B) pairs concatenated on the channels, but its input has {c} "
-                          f"channel(s) ({condition} for A)", key=["type"],
+    if c % 2:
+        raise RecipeError(f"paired_patchgan takes (A, B) pairs concatenated on the channels (twice an image's), but "
+                          f"its input has {c} channel(s)", key=["type"],
                           hint="train it with the paired schedule (schedule.conditional = true), which feeds it pairs")
+    condition = c // 2  # A's channels, then B's
     size = min(h, w)
     for _ in range(p.n_layers):  # each stride-2 conv (k4 p1) halves the size; the two stride-1 ones take 1 off each
         size //= 2
