@@ -1,12 +1,7 @@
 """gancompose: compose, train and compare GAN variants from TOML recipes and pluggy plugins."""
-from importlib.metadata import PackageNotFoundError, version as _version
-
 import pluggy
 
-try:
-    __version__ = _version("gancompose")
-except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-    __version__ = "0.0.0+local"
+from gancompose.version import __version__
 
 #: Marker for plugin implementations: decorate ``register_*`` functions with it.
 hookimpl = pluggy.HookimplMarker("gancompose")

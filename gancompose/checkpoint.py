@@ -30,7 +30,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from gancompose import __version__
+from gancompose.version import __version__
 from gancompose.errors import CheckpointError
 
 FORMAT = "gancompose.checkpoint/2"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from rich.markup import escape
 
-from gancompose import __version__
+from gancompose.version import __version__
 from gancompose.commands.context import err_console
 from gancompose.errors import GancomposeError
 from gancompose.recipe.sections import MAX_SAMPLES
@@ -153,6 +153,28 @@ def sample(checkpoint, count, output, seed, no_ema, device, class_, per_class, *
 
 
 
+
+
+@cli.command()
+@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.option("--direction", help="A direction the recipe's schedule declares (AtoB or BtoA for a pair of "
+                                  "generators), or the name of an image-to-image network of the recipe; not needed "
+                                  "for a single-network file.")
+@click.option("--input", "input_dir", required=True, type=click.Path(file_okay=False), help="Folder of images.")
+@click.option("--output", "output_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for the translated PNGs (same relative names).")
+@click.option("--size", type=click.IntRange(min=1), help="Resize inputs to SIZE x SIZE (default: the recipe's).")
+@click.option("--side-by-side", is_flag=True, help="Write each input next to its translation.")
+@click.option("--train-mode", is_flag=True,
+              help="Run the network in training mode, one image at a time (batch-norm statistics of the image, "
+                   "dropout on), as reference image-to-image test scripts do without --eval.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the dropout masks (with --train-mode).")
+@click.option("--device", default="cpu", show_default=True, help="Device to translate on.")
+def translate(checkpoint, direction, input_dir, output_dir, size, side_by_side, train_mode, seed, device):
+    """Translate a folder of images with a trained image-to-image generator: a run checkpoint whose schedule
+    declares directions, or a network file (gancompose export, or a plugin's gancompose import)."""
+    from gancompose.commands.translate import translate as impl
+    impl(checkpoint, direction, input_dir, output_dir, size, side_by_side, train_mode, seed, device)
 
 
 @cli.command()

@@ -129,7 +129,8 @@ def register_regularizers(register):
     The term's ``name`` is its key in the logs (``discriminator/NAME`` in metrics.jsonl and on the console);
     it defaults to the registered name, and two terms of one recipe with the same name on the same network
     log as ``NAME_I`` (``I``: their index in ``[[regularizers]]``). A constraint rather than a loss (weight
-    clipping) implements ``after_step(ctx)``, run after the phase's optimizers stepped.
+    clipping) subclasses :class:`gancompose.engine.Constraint` and implements ``after_step(ctx)``, run after the
+    phase's optimizers stepped.
     """
 
 
@@ -265,6 +266,6 @@ def register_commands(cli):
     checkpoints the plugin converts. A command raises :class:`gancompose.GancomposeError` (or a subclass) for
     what the user got wrong: the CLI prints it as one ``error:`` line and exits 2, no traceback. The hook runs the
     first time the CLI looks up or lists its commands; a plugin whose hook raises is reported and the others'
-    commands still load. Commands of the built-in families live in their plugins (``gancompose translate`` and
-    ``gancompose import cyclegan`` in gancompose_cycle), registered through this same hook.
+    commands still load. Commands of the built-in families live in their plugins (``gancompose import cyclegan``
+    in gancompose_cycle, ``import pix2pix``, ``import stylegan2``), registered through this same hook.
     """

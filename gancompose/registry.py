@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import pluggy
 
-from gancompose import hookspecs
+import gancompose.hookspecs as hookspecs
 from gancompose.errors import RecipeError, did_you_mean
 from gancompose.params import NoParams, Params
 

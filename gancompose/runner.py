@@ -15,7 +15,7 @@ from gancompose.callbacks import Checkpointer, Evaluation, MetricsLog, Progress,
 from gancompose.callbacks.nan_guard import NaNGuard, NonFiniteError
 from gancompose.callbacks.tensorboard import TensorBoard, summary_writer_class
 from gancompose.checkpoint import Checkpoint, restore_run
-from gancompose import resume as resume_mod
+import gancompose.resume as resume_mod
 from gancompose.engine import train
 from gancompose.errors import CheckpointError
 from gancompose.performance.distributed import Distributed, check_supported

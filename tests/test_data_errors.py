@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 import gancompose_cycle.archives as archives
+import gancompose_data.archives as unpacking
 from conftest import invoke, refusal
 
 COUNTS = {"trainA": 2, "trainB": 2, "testA": 1, "testB": 1}
@@ -54,7 +55,7 @@ def test_a_good_archive_still_unpacks(make_zip, tmp_path):
 def test_a_file_and_a_folder_of_one_name(make_zip, tmp_path):
     z = make_zip([("monet2photo/trainA/x", b"a file"), ("monet2photo/trainA/x/y.png", b"under it")])
     msg = user_error(invoke("data", "prepare", "monet2photo", "--from", z, "--root", tmp_path / "data"))
-    assert "'monet2photo/trainA/x' and 'monet2photo/trainA/x/y.png' both need 'trainA/x'" in msg
+    assert "'monet2photo/trainA/x' and 'monet2photo/trainA/x/y.png' both need 'monet2photo/trainA/x'" in msg
     _nothing_unpacked(tmp_path / "data")
 
 
@@ -91,7 +92,7 @@ def test_an_unsupported_compression_method(make_zip, tmp_path):
 
 def test_declared_sizes_are_checked_before_unpacking(make_zip, tmp_path, monkeypatch):
     z = make_zip([("monet2photo/trainA/big.png", b"0" * 5000)])
-    monkeypatch.setattr(archives, "MAX_MEMBER_BYTES", 4096)
+    monkeypatch.setattr(unpacking, "MAX_MEMBER_BYTES", 4096)
     msg = user_error(invoke("data", "prepare", "monet2photo", "--from", z, "--root", tmp_path / "data"))
     assert "'monet2photo/trainA/big.png' declares 5,000 bytes" in msg and "nothing was unpacked" in msg
     _nothing_unpacked(tmp_path / "data")

@@ -1,12 +1,11 @@
-"""Evaluation: PacGAN mode coverage, FID/KID/IS/precision-recall arithmetic against closed forms and scipy,
-the FID Inception (architecture, local weights, the missing-weights error), classifier features, the
-``eval`` and ``plot`` commands, and the packing discriminator."""
+"""Evaluation (plugin ``gancompose_eval``): FID/KID/IS/precision-recall arithmetic against closed forms and scipy,
+the FID Inception (architecture, local weights, the missing-weights error), classifier features, and the ``eval``
+and ``plot`` commands on a trained ring. Mode coverage is the core plugin's (tests/test_core.py); packing is
+tests/test_pacgan.py's."""
 from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,7 +15,6 @@ from click.testing import CliRunner
 from gancompose.cli import cli
 from gancompose.errors import GancomposeError
 from gancompose.recipe import load_raw, load_recipe
-from gancompose_core.metrics import ModeCoverage, ModeCoverageParams, histogram_reverse_kl, mode_statistics
 from gancompose_eval import stats
 from gancompose_eval.inception import WEIGHTS_FILE, WEIGHTS_URL, FIDInception, FeatureWeightsMissing, find_weights
 
@@ -40,50 +38,6 @@ def _spd(d: int, seed: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     a = torch.randn(d, d, generator=g, dtype=torch.float64)
     return a @ a.T / d + 0.1 * torch.eye(d, dtype=torch.float64)
-
-
-# ------------------------------------------------------------------------------------------ mode coverage
-CENTERS = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
-
-
-def test_mode_statistics_on_hand_made_samples():
-    std = 0.01
-    points = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0 + 2 * std, 0.0],   # mode 0: three high quality
-                           [0.0, 1.0 - 2.9 * std],                          # mode 1: one, just inside 3 std
-                           [-1.0, 4 * std],                                 # near mode 2 but 4 std off
-                           [0.5, 0.5]])                                     # between modes
-    s = mode_statistics(points, CENTERS, std)
-    assert s["modes"] == 2
-    assert s["high_quality"] == pytest.approx(4 / 6)
-    assert s["reverse_kl"] == pytest.approx(0.75 * math.log(0.75 * 4) + 0.25 * math.log(0.25 * 4))
-    assert s["counts"].tolist() == [3, 1, 0, 0]
-
-
-def test_reverse_kl_extremes():
-    assert histogram_reverse_kl(torch.tensor([5, 5, 5, 5])) == pytest.approx(0.0)
-    assert histogram_reverse_kl(torch.tensor([0, 9, 0, 0, 0, 0, 0, 0])) == pytest.approx(math.log(8))
-    assert math.isnan(histogram_reverse_kl(torch.zeros(3)))
-
-
-class _FakeRun(SimpleNamespace):
-    def generator_name(self): return "g"
-    def sampling_network(self, name, use_ema): return self.net
-    def sample_latent(self, n, generator=None): return torch.randint(0, 4, (n, 1), generator=generator).float()
-
-
-def test_mode_coverage_metric_follows_pacgan_and_draws_the_scatter(tmp_path):
-    # a generator that puts every sample exactly on modes 0, 1 and 2 (latent 0..3 -> modes 0, 1, 2, 2)
-    class Net(torch.nn.Module):
-        def forward(self, z):
-            return CENTERS[z[:, 0].long().clamp(max=2)]
-    run = _FakeRun(net=Net(), dataset=SimpleNamespace(centers=CENTERS, std=0.01), run_dir=tmp_path, device=torch.device("cpu"),
-                   state=SimpleNamespace(step=7), recipe=SimpleNamespace(train=SimpleNamespace(seed=0)))
-    out = ModeCoverage(ModeCoverageParams())(run)
-    assert out["modes"] == 3 and out["high_quality"] == 1.0
-    assert 0.2 < out["reverse_kl"] < 0.45  # shares about (1/4, 1/4, 1/2, 0): KL = 0.3466
-    png = tmp_path / "samples" / "modes_step_0000007.png"
-    from PIL import Image
-    assert Image.open(png).size == (512, 512)
 
 
 # ------------------------------------------------------------------------------------------ FID arithmetic
@@ -218,24 +172,14 @@ def test_missing_weights_say_which_file_and_where(tmp_path, monkeypatch):
 
 
 # ------------------------------------------------------------------------------------------ registry, CLI
-def test_metrics_and_packing_are_registered():
+def test_metrics_are_registered():
     from gancompose.registry import default_registry
     reg = default_registry()
     for name in ("fid", "kid", "inception_score", "precision_recall", "classifier_metrics"):
         assert reg.get("metric", name).plugin == "eval"
-    assert reg.get("block", "packed_mlp").plugin == "pacgan" and reg.get("layer", "pack").plugin == "pacgan"
     recipe = load_recipe(ROOT / "recipes" / "dcgan_shapes.toml",
                          ["metrics=[{type='fid', every=100, feature_weights='/x/w.pth', samples=500}]"])
     assert recipe.metrics[0].feature_weights == "/x/w.pth"
-
-
-def test_pack_layer_concatenates_samples():
-    from gancompose_pacgan.packing import Pack
-    x = torch.arange(10.0).reshape(5, 2).requires_grad_()
-    out = Pack(2)(x)
-    assert out.shape == (3, 4) and out[2].tolist() == [8.0, 9.0, 0.0, 1.0]  # completed with the first sample
-    out.sum().backward()
-    assert x.grad[0].tolist() == [2.0, 2.0] and x.grad[1].tolist() == [1.0, 1.0]
 
 
 @pytest.fixture(scope="module")

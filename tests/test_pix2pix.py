@@ -325,6 +325,37 @@ def test_translate_a_run_checkpoint_and_an_imported_file(tmp_path):
     assert Image.open(tmp_path / "imp" / "000.png").size == (128, 64)  # input and translation at 64 px
 
 
+def test_translate_in_train_mode_is_the_official_test_script(tmp_path):
+    """``--train-mode``: what the official test.py computes without --eval (batch 1, batch statistics, dropout on),
+    with dropout masks drawn from --seed; the default (eval mode) is a different function of the image."""
+    from gancompose.data.images import load_image, to_unit_range
+    src, official = _official_file(tmp_path, ngf=4, num_downs=6)
+    assert invoke("import", "pix2pix", src, "-o", tmp_path / "g.safetensors", "--image-size", 64).exit_code == 0
+    _write(tmp_path / "in", 2, size=(64, 64))
+    for out, more in (("train", ["--train-mode", "--seed", "3"]), ("again", ["--train-mode", "--seed", "3"]),
+                      ("eval", [])):
+        res = invoke("translate", tmp_path / "g.safetensors", "--input", tmp_path / "in", "--output", tmp_path / out,
+                     *more)
+        assert res.exit_code == 0, res.output
+    png = {out: [torch.from_numpy(__import__("numpy").array(Image.open(tmp_path / out / f"{i:03d}.png"))).int()
+                 for i in range(2)] for out in ("train", "again", "eval")}
+    def as_png(y):
+        return ((y + 1) / 2).clamp(0, 1).mul(255).add(0.5).to(torch.uint8).permute(1, 2, 0).int()
+
+    xs = [to_unit_range(load_image(tmp_path / "in" / f"{i:03d}.png", 3, (64, 64)))[None] for i in range(2)]
+    with torch.no_grad():
+        official.train()
+        torch.manual_seed(3)
+        trained = [official(x)[0] for x in xs]  # one at a time, as the official test.py with batch_size 1
+        official.eval()
+        evaluated = [official(x)[0] for x in xs]
+    for i in range(2):
+        assert (png["train"][i] - as_png(trained[i])).abs().max() <= 1, i
+        assert (png["eval"][i] - as_png(evaluated[i])).abs().max() <= 1, i
+        assert (trained[i] - evaluated[i]).abs().max() > 0.02  # two functions of the image, apart by > 2 PNG levels
+    assert all(torch.equal(a, b) for a, b in zip(png["train"], png["again"]))  # the seed fixes the dropout masks
+
+
 # ---------------------------------------------------------------------------- paired data
 def _pair_image(path: Path, left: torch.Tensor, right: torch.Tensor) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -397,20 +428,23 @@ def test_data_prepare_facades_unpacks_and_verifies(small_facades, tmp_path):
 
 def test_data_prepare_refuses_links_and_paths_outside(tmp_path, monkeypatch):
     monkeypatch.setitem(archives.ARCHIVES, "facades", {"train": 1})
-    for name, member in (("link", tarfile.TarInfo("facades/train/1.jpg")), ("escape", tarfile.TarInfo("../x.jpg"))):
+    expected = {"link": "a symbolic link", "hardlink": "a hard link", "escape": "outside"}
+    for name in expected:
+        member = tarfile.TarInfo("../x.jpg" if name == "escape" else "facades/train/1.jpg")
         bad = tmp_path / f"{name}.tar.gz"
         with tarfile.open(bad, "w:gz") as tf:
             ok = tarfile.TarInfo("facades/train/0.jpg")
             ok.size = 3
             tf.addfile(ok, io.BytesIO(b"abc"))
-            if name == "link":
-                member.type, member.linkname = tarfile.SYMTYPE, "/etc/passwd"
-                tf.addfile(member)
-            else:
+            if name == "escape":
                 member.size = 3
                 tf.addfile(member, io.BytesIO(b"abc"))
+            else:
+                member.type = tarfile.SYMTYPE if name == "link" else tarfile.LNKTYPE
+                member.linkname = "/etc/passwd"
+                tf.addfile(member)
         out = refusal(invoke("data", "prepare", "facades", "--from", bad, "--root", tmp_path / "d"))
-        assert ("a link" in out) if name == "link" else ("outside" in out)
+        assert expected[name] in out, out
         assert not (tmp_path / "d" / "facades").exists()
 
 

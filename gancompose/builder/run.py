@@ -22,7 +22,7 @@ from gancompose.builder.init_from import apply_init_from
 from gancompose.registry import Registry, default_registry
 
 if TYPE_CHECKING:
-    from gancompose.callbacks.nan_guard import Fault
+    from gancompose.faults import Fault
     from gancompose.performance.distributed import Distributed
     from gancompose.performance.settings import Performance
     from gancompose.builder.init_from import LoadReport

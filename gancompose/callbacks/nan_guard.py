@@ -12,14 +12,14 @@ step that made it is done), so under ``skip`` it stops the run as ``stop`` does.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
 import torch
 
-from gancompose.checkpoint import describe_nonfinite, nonfinite
+from gancompose.checkpoint import nonfinite
 from gancompose.errors import GancomposeError
+from gancompose.faults import Fault
 
 
 #: with on_nan = "skip": this many optimizer steps of one phase dropped in a row is a diverged run, stopped
@@ -28,29 +28,6 @@ SKIP_LIMIT = 20
 
 class NonFiniteError(GancomposeError):
     """Training produced a non-finite loss or weight and ``train.on_nan`` says stop."""
-
-
-@dataclass
-class Fault:
-    step: int  # the step counter when the non-finite value was produced (the step that ran from it)
-    losses: dict[str, float] = field(default_factory=dict)  # loss key -> its non-finite (or too large) mean
-    tensors: list[str] = field(default_factory=list)  # checkpoint names of the tensors holding NaN/Inf
-    reason: str = ""
-    max_loss: float = 0.0
-
-    def describe(self) -> str:
-        if self.losses:
-            what = ", ".join(f"{k} = {v:.6g}" for k, v in self.losses.items())
-            finite = all(v == v and v not in (float("inf"), float("-inf")) for v in self.losses.values())
-            text = (f"loss beyond train.max_loss = {self.max_loss:g} at step {self.step}: {what} (interval means)"
-                    if finite else f"non-finite loss at step {self.step}: {what}")
-        elif self.tensors:
-            text = f"non-finite values (NaN/Inf) by step {self.step} in {describe_nonfinite(self.tensors)}"
-        elif self.reason.startswith("the last "):
-            return f"numerical fault by step {self.step}: {self.reason}"
-        else:
-            text = f"non-finite loss at step {self.step}"
-        return text + (f" ({self.reason})" if self.reason else "")
 
 
 def state_tensors(run) -> dict[str, torch.Tensor]:

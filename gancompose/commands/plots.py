@@ -125,17 +125,17 @@ def line_chart(series: Series, title: str, size: tuple[int, int] = (720, 420)):
     return img
 
 
-def small_multiples(series: Series, title: str, panel: tuple[int, int] = (360, 260), columns: int = 3):
-    """One panel per series (their scales differ: modes, FID, shares)."""
+def small_multiples(panels: dict[str, Series], title: str, panel: tuple[int, int] = (360, 260), columns: int = 3):
+    """One line chart per panel, titled by its name, in a grid under ``title`` (for series whose scales differ:
+    modes, FID, shares). A panel is a :data:`Series` of one or more lines."""
     from PIL import Image, ImageDraw, ImageFont
-    names = list(series)
+    names = list(panels)
     cols = max(1, min(columns, len(names)))
     rows = max(1, math.ceil(len(names) / cols))
     img = Image.new("RGB", (panel[0] * cols, panel[1] * rows + 30), "white")
     ImageDraw.Draw(img).text((10, 8), title, fill=(0, 0, 0), font=ImageFont.load_default(size=16))
     for i, name in enumerate(names):
-        chart = line_chart({name: series[name]}, name, panel)
-        img.paste(chart, ((i % cols) * panel[0], 30 + (i // cols) * panel[1]))
+        img.paste(line_chart(panels[name], name, panel), ((i % cols) * panel[0], 30 + (i // cols) * panel[1]))
     return img
 
 
@@ -160,7 +160,7 @@ def plot_run(run_dir: str | Path) -> dict[str, Path]:
         line_chart(losses, f"losses: {run_dir.parent.name}/{run_dir.name}").save(out["losses"])
     if metrics:
         out["metrics"] = plots / "metrics.png"
-        small_multiples(metrics, f"metrics: {run_dir.parent.name}/{run_dir.name}").save(out["metrics"])
+        small_multiples({k: {k: v} for k, v in metrics.items()}, f"metrics: {run_dir.parent.name}/{run_dir.name}").save(out["metrics"])
     out["summary"] = write_summary(run_dir, records, out)
     return out
 

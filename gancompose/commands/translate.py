@@ -1,11 +1,12 @@
 """``gancompose translate``: run a trained image-to-image generator over a folder of images.
 
-The checkpoint's recipe says which generator goes which way: a schedule whose parameters have
-``translations()`` (the ``cycle`` schedule: ``{"AtoB": "G_AB", "BtoA": "G_BA"}``) names the directions;
-any network that takes images (``input = "data"``) and returns images of the same shape can also be
-named directly. A single-network file (``gancompose export``, ``gancompose import cyclegan``) translates
-with its one network. Images are resized to the recipe's image size (or ``size``), translated in eval mode
-and written as PNG files named as their inputs.
+The checkpoint's recipe says which generator goes which way: a schedule's parameters declare their directions
+(:meth:`gancompose.engine.ScheduleParams.translations`, e.g. ``{"AtoB": "G_AB", "BtoA": "G_BA"}`` for a pair of
+generators); any network that takes images (``input = "data"``) and returns images of the same shape can also be
+named directly. A single-network file (``gancompose export``, or a plugin's ``gancompose import``) translates with
+its one network. Images are resized to the recipe's image size (or ``size``), translated in eval mode (or, with
+``train_mode``, one at a time in training mode, batch statistics and dropout active, as some reference test
+scripts run) and written as PNG files named as their inputs.
 """
 from __future__ import annotations
 
@@ -13,14 +14,32 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
 from gancompose.data.images import IMAGE_EXTENSIONS, load_image, scan_images, to_unit_range
+from gancompose.engine.phases import translations
 from gancompose.errors import GancomposeError, did_you_mean
 
 
+def translate(checkpoint, direction, input_dir, output_dir, size, side_by_side, train_mode, seed, device) -> None:
+    """The command: translate, then say what was written (and how many inputs were resized)."""
+    from rich.markup import escape
+
+    from gancompose.commands.context import err_console
+    result = translate_folder(checkpoint, direction, input_dir, output_dir, size=size, device=device,
+                              side_by_side=side_by_side, train_mode=train_mode, seed=seed)
+    mode = " in training mode" if train_mode else ""
+    err_console.print(f"wrote {len(result.written)} images translated by {result.network}{mode} to "
+                      f"{escape(str(output_dir))}, at {result.size}x{result.size}", soft_wrap=True)
+    if result.resized:
+        err_console.print(f"[yellow]note:[/] {result.resized} of the {len(result.written)} inputs were not "
+                          f"{result.size}x{result.size} and were resized to it"
+                          + ("" if size else " (the size the network was trained at)")
+                          + "; --size N translates at another size", soft_wrap=True)
+
+
 def directions(recipe) -> dict[str, str]:
-    """Direction name -> network name, from the schedule (``AtoB``/``BtoA`` for a cycle pair)."""
-    fn = getattr(recipe.schedule, "translations", None)
-    return dict(fn()) if callable(fn) else {}
+    """Direction name -> network name, as the recipe's schedule declares them."""
+    return translations(recipe.schedule)
 
 
 def pick_network(run, direction: str) -> str:
@@ -57,7 +76,7 @@ class TranslateResult:
 
 def _network(checkpoint: str | Path, direction: str | None, device: str) -> tuple[str, torch.nn.Module, tuple]:
     """(name, module in eval mode, input shape) of the translating network of a run checkpoint or of a
-    single-network file (``gancompose export`` / ``gancompose import cyclegan``)."""
+    single-network file (``gancompose export`` / a plugin's ``gancompose import``)."""
     from gancompose.weights_file import WeightsFile
     if WeightsFile(checkpoint).kind == "network":
         from gancompose.portable.load import load_generator
@@ -82,10 +101,24 @@ def _network(checkpoint: str | Path, direction: str | None, device: str) -> tupl
 @torch.no_grad()
 def translate_folder(checkpoint: str | Path, direction: str | None, input_dir: str | Path, output_dir: str | Path, *,
                      size: int | None = None, device: str = "cpu", batch_size: int = 8,
-                     side_by_side: bool = False) -> TranslateResult:
+                     side_by_side: bool = False, train_mode: bool = False, seed: int = 0) -> TranslateResult:
     """Translate every image under ``input_dir`` with the checkpoint's ``direction`` generator and write
-    ``output_dir/<relative path>.png`` (with ``side_by_side``: input and output next to each other)."""
+    ``output_dir/<relative path>.png`` (with ``side_by_side``: input and output next to each other).
+
+    ``train_mode`` runs the network as a training step would, one image at a time: batch normalization uses the
+    image's own statistics and dropout is active (drawn from ``seed``), as reference image-to-image test
+    scripts do unless given ``--eval``."""
     name, net, in_shape = _network(checkpoint, direction, device)
+    if train_mode:
+        net.train()
+        batch_size = 1  # a batch's statistics would mix the images: one at a time, as the reference test scripts
+    device_ = next(net.parameters()).device
+    with torch.random.fork_rng(devices=[device_] if device_.type == "cuda" else []):
+        torch.manual_seed(seed)
+        return _translate_files(name, net, in_shape, input_dir, output_dir, size, batch_size, side_by_side)
+
+
+def _translate_files(name, net, in_shape, input_dir, output_dir, size, batch_size, side_by_side) -> TranslateResult:
     device_ = next(net.parameters()).device
     channels, height = in_shape[0], in_shape[1]
     size = size or height
@@ -102,7 +135,8 @@ def translate_folder(checkpoint: str | Path, direction: str | None, input_dir: s
             y = net(x).float().cpu()
         except RuntimeError as exc:
             raise GancomposeError(f"the {name!r} network cannot take {size}x{size} images: {str(exc).splitlines()[0]}",
-                                  hint="pass --size with a size it takes (for a ResNet generator: a multiple of 4)") from None
+                                  hint="pass --size with a size it takes (a fully convolutional generator takes multiples of its "
+                                       "downsampling factor)") from None
         for f, src, out in zip(chunk, x.cpu(), y):
             dest = (output_dir / f.relative_to(input_dir)).with_suffix(".png")
             dest.parent.mkdir(parents=True, exist_ok=True)

@@ -39,7 +39,8 @@ class Phase:
     repeat: how many times the phase runs per step (``n_critic``), each time on fresh data and latents.
     reuse: step-cached tensors (e.g. ``"fake"``) this phase may take from an earlier phase of the step
         instead of recomputing them.
-    constraints: objects with ``after_step(ctx)``, run after the optimizers stepped (weight clipping).
+    constraints: :class:`Constraint` regularizers, whose ``after_step(ctx)`` runs after the optimizers stepped
+        (weight clipping).
     """
     name: str
     terms: tuple[Term, ...]
@@ -60,6 +61,17 @@ class ScheduleParams(Params):
         (input, output) pair of images concatenated on the channels. The network is built and checked (its dry
         forward pass, ``explain``) on that shape."""
         return {}
+
+    def translations(self) -> dict[str, str]:
+        """Directions this schedule trains, by name, with the image-to-image network that translates each way
+        (e.g. ``{"AtoB": "G_AB", "BtoA": "G_BA"}``): ``gancompose translate --direction NAME`` and translation
+        metrics read them. Default: none."""
+        return {}
+
+
+def translations(params) -> dict[str, str]:
+    """The directions a schedule's parameters declare (none when they are not a :class:`ScheduleParams`)."""
+    return dict(params.translations()) if isinstance(params, ScheduleParams) else {}
 
 
 class Schedule:
@@ -135,6 +147,15 @@ class RegularizerTerm:
     """
     #: the log key; None: the registered name of the component (the ``type`` in the recipe)
     name: str | None = None
+    #: set by :class:`Constraint` (a subclass may define ``after_step`` only there)
+    _constraint = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "after_step" in vars(cls) and not cls._constraint:
+            raise TypeError(f"{cls.__qualname__} defines after_step, so it is a constraint: subclass "
+                            "gancompose.engine.Constraint instead of RegularizerTerm (a schedule runs a Constraint's "
+                            "after_step; a RegularizerTerm is summed into the loss)")
 
     def __init__(self, params: RegularizerParams):
         self.params = params
@@ -145,3 +166,17 @@ class RegularizerTerm:
 
     def __call__(self, ctx) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+class Constraint(RegularizerTerm):
+    """Base for a regularizer that is a constraint rather than a loss term (WGAN's weight clipping): the schedule
+    puts it in the ``constraints`` of the phase that trains its network, and the loop calls :meth:`after_step`
+    after that phase's optimizers stepped, on the steps divisible by ``every``. It adds nothing to the loss
+    (``weight`` is unused)."""
+    _constraint = True
+
+    def after_step(self, ctx) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __call__(self, ctx) -> torch.Tensor:
+        raise TypeError(f"{type(self).__name__} is a constraint: a schedule runs its after_step, not a loss term")

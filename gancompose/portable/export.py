@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from gancompose import __version__
+from gancompose.version import __version__
 from gancompose.checkpoint import NETWORK_FORMAT, atomic_save
 from gancompose.errors import CheckpointError
 from gancompose.portable.load import NetworkInfo, network_from_checkpoint

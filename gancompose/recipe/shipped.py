@@ -8,6 +8,7 @@ expected, and ``gancompose recipes`` lists them. A path that exists always wins 
 from __future__ import annotations
 
 import importlib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +72,10 @@ def resolve(arg: str | Path, registry=None) -> Path:
 
 def describe(path: Path) -> str:
     """A recipe's one-line description (its ``description`` key, else its first comment line)."""
-    from gancompose.recipe.load import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
     try:
         text = path.read_text(encoding="utf-8")
         raw = tomllib.loads(text)

@@ -336,7 +336,7 @@ def _safe(label: str) -> str:
 
 def draw(report_dir: Path, entries, runs: list[dict]) -> dict[str, Path]:
     from PIL import Image, ImageDraw, ImageFont
-    from gancompose.commands.plots import read_jsonl, split_series
+    from gancompose.commands.plots import read_jsonl, small_multiples, split_series
     out: dict[str, Path] = {}
     curves_dir, samples_dir = report_dir / "curves", report_dir / "samples"
     per_recipe_metric: dict[str, dict[str, dict[int, list[float]]]] = {}
@@ -357,7 +357,7 @@ def draw(report_dir: Path, entries, runs: list[dict]) -> dict[str, Path]:
         if panels:
             curves_dir.mkdir(parents=True, exist_ok=True)
             path = curves_dir / f"{_safe(e.label)}.png"
-            _panels(panels, f"{e.label}: {len(mine)} run(s)").save(path)
+            small_multiples(panels, f"{e.label}: {len(mine)} run(s)", (420, 300)).save(path)
             out[f"curves/{e.label}"] = path
     groups: dict[str, list] = {}
     for e in entries:
@@ -375,7 +375,8 @@ def draw(report_dir: Path, entries, runs: list[dict]) -> dict[str, Path]:
         if panels:
             curves_dir.mkdir(parents=True, exist_ok=True)
             path = curves_dir / f"metrics_{i + 1}.png"
-            _panels(panels, f"{members[0].group_title}: metrics during training, mean over seeds").save(path)
+            small_multiples(panels, f"{members[0].group_title}: metrics during training, mean over seeds",
+                            (420, 300)).save(path)
             out[f"curves/metrics: {members[0].group_title}"] = path
     font = ImageFont.load_default(size=14)
     for e in entries:
@@ -408,16 +409,3 @@ def draw(report_dir: Path, entries, runs: list[dict]) -> dict[str, Path]:
             if old not in out.values():
                 old.unlink(missing_ok=True)
     return out
-
-
-def _panels(panels: dict, title: str, panel: tuple[int, int] = (420, 300), columns: int = 3):
-    from PIL import Image, ImageDraw, ImageFont
-    from gancompose.commands.plots import line_chart
-    names = list(panels)
-    cols = max(1, min(columns, len(names)))
-    rows = max(1, math.ceil(len(names) / cols))
-    img = Image.new("RGB", (panel[0] * cols, panel[1] * rows + 30), "white")
-    ImageDraw.Draw(img).text((10, 8), title, fill=(0, 0, 0), font=ImageFont.load_default(size=16))
-    for i, name in enumerate(names):
-        img.paste(line_chart(panels[name], name, panel), ((i % cols) * panel[0], 30 + (i // cols) * panel[1]))
-    return img

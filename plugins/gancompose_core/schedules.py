@@ -4,7 +4,7 @@ from __future__ import annotations
 from pydantic import Field, PositiveInt
 
 from gancompose import Params, RecipeError
-from gancompose.engine import Phase, Schedule
+from gancompose.engine import Constraint, Phase, Schedule
 from gancompose.engine.augment import monitored, observe_real
 from gancompose.engine.context import is_conditional
 from gancompose.errors import did_you_mean
@@ -79,8 +79,8 @@ class Alternating(Schedule):
                                   key=["regularizers", i, "network"], absolute=True,
                                   hint=did_you_mean(reg.network, regs))
             regs[reg.network].append(reg)
-        terms = {n: tuple(r for r in rs if not hasattr(r, "after_step")) for n, rs in regs.items()}
-        constraints = {n: tuple(r for r in rs if hasattr(r, "after_step")) for n, rs in regs.items()}
+        terms = {n: tuple(r for r in rs if not isinstance(r, Constraint)) for n, rs in regs.items()}
+        constraints = {n: tuple(r for r in rs if isinstance(r, Constraint)) for n, rs in regs.items()}
         lazy = {n: tuple(t for t in ts if p.lazy_phases and t.every > 1) for n, ts in terms.items()}
         terms = {n: tuple(t for t in ts if t not in lazy[n]) for n, ts in terms.items()}
         self._phases = [

@@ -4,7 +4,8 @@ and identity terms, trained on unpaired two-domain data.
 Blocks ``resnet_generator`` and ``patchgan_discriminator``; regularizers ``cycle_consistency`` and
 ``identity``; the ``cycle`` schedule (with the image pool); datasets ``unpaired_folders``, ``monet2photo``
 (``gancompose data download monet2photo``) and the offline ``unpaired_shapes``; the ``translation``
-metric; the commands ``gancompose translate`` and ``gancompose import cyclegan`` (commands.py). Registered
+metric; the command ``gancompose import cyclegan`` (commands.py); its directions for ``gancompose translate``
+(``CycleParams.translations``). Registered
 through the ``gancompose`` entry point ``cycle`` like any third-party plugin.
 """
 from gancompose import hookimpl, register_all

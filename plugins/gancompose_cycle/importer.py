@@ -14,14 +14,13 @@ modules are run on one probe image to check they compute the same function.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
 from gancompose.errors import CheckpointError
-from gancompose.portable.export import write_network_file
-from gancompose.portable.load import NetworkInfo
+from gancompose.portable.convert import ImportResult, convert_checked, stale_instance_norm_statistics, write_imported
 from gancompose.weights_file import read_pth_state_dict, sha256_of
 from gancompose_cycle.reference import OfficialResnetGenerator, ResnetGenerator
 
@@ -99,7 +98,7 @@ def detect(state: dict[str, torch.Tensor], path: Path) -> tuple[Config, list[str
         norm = "instance"
         # checkpoints from PyTorch < 0.4 carry running statistics for InstanceNorm; the official code
         # deletes them when loading (__patch_instance_norm_state_dict), so does this importer
-        dropped = [k for k in state if k.rsplit(".", 1)[-1] in ("running_mean", "running_var", "num_batches_tracked")]
+        dropped = stale_instance_norm_statistics(state)
     else:
         norm = "none"
     cfg = Config(in_channels=w.shape[1], out_channels=state[head].shape[0], ngf=w.shape[0], n_blocks=n_blocks,
@@ -108,44 +107,15 @@ def detect(state: dict[str, torch.Tensor], path: Path) -> tuple[Config, list[str
 
 
 # ------------------------------------------------------------------------------- import
-@dataclass
-class ImportResult:
-    path: Path
-    config: Config
-    params: int
-    tensors: int
-    dropped: list[str]
-    max_abs_diff: float | None
-
-
 def convert(source: str | Path, *, verify: bool = True) -> tuple[dict[str, torch.Tensor], Config, list[str], float | None]:
     """The official state dict renamed to the resnet_generator layout, checked against both module trees."""
     source = Path(source)
     state = read_pth_state_dict(source)
     cfg, dropped = detect(state, source)
     state = {k: v for k, v in state.items() if k not in dropped}
-    official = cfg.official()
-    try:
-        official.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-        raise CheckpointError(f"{source} does not match the official ResnetGenerator ({cfg}): "
-                              f"{' '.join(lines[1:4])}") from None
-    ours = cfg.gancompose()
-    converted = rename(state, cfg)
-    ours.load_state_dict(converted, strict=True)
-    diff = None
-    if verify:
-        official.eval()
-        ours.eval()
-        probe = torch.Generator().manual_seed(0)
-        x = torch.rand(1, cfg.in_channels, 64, 64, generator=probe) * 2 - 1
-        with torch.no_grad():
-            diff = float((official(x) - ours(x)).abs().max())
-        if diff > 1e-5:
-            raise CheckpointError(f"the converted generator differs from the official one by {diff:g}: a bug in the "
-                                  "importer, please report it")
-    return {k: v.detach().contiguous() for k, v in ours.state_dict().items()}, cfg, dropped, diff
+    ours, diff = convert_checked(source, state, cfg.official(), cfg.gancompose(), lambda s: rename(s, cfg),
+                                 (1, cfg.in_channels, 64, 64), what=f"ResnetGenerator ({cfg})", verify=verify)
+    return ours, cfg, dropped, diff
 
 
 def import_cyclegan(source: str | Path, output: str | Path, *, name: str = "generator", image_size: int = 256,
@@ -154,11 +124,10 @@ def import_cyclegan(source: str | Path, output: str | Path, *, name: str = "gene
     source = Path(source)
     state, cfg, dropped, diff = convert(source, verify=verify)
     params = sum(p.numel() for p in cfg.gancompose().parameters())
-    spec = {"type": BLOCK, "input": "data", **asdict(cfg)}
-    info = NetworkInfo(path=Path(output), name=name, spec=spec,
-                       input_shape=(cfg.in_channels, image_size, image_size),
-                       sample_shape=(cfg.out_channels, image_size, image_size), latent=None, weights="imported",
-                       source={"format": "cyclegan", "code": SOURCE, "file": source.name, "sha256": sha256_of(source),
-                               "dropped": dropped, "layout": "gancompose_cycle.reference.ResnetGenerator"})
-    path = write_network_file(output, state, info, params=str(params), block=BLOCK)
+    path = write_imported(output, state, block=BLOCK, settings=asdict(cfg), name=name, params=params,
+                          input_shape=(cfg.in_channels, image_size, image_size),
+                          sample_shape=(cfg.out_channels, image_size, image_size),
+                          source={"format": "cyclegan", "code": SOURCE, "file": source.name,
+                                  "sha256": sha256_of(source), "dropped": dropped,
+                                  "layout": "gancompose_cycle.reference.ResnetGenerator"})
     return ImportResult(path, cfg, params, len(state), dropped, diff)

@@ -15,7 +15,10 @@ from pydantic import Field, PositiveInt
 
 from gancompose import Params, RecipeError
 from gancompose.data.images import to_unit_range
+from gancompose.engine import translations
 from gancompose.sampling import translate_images as translate
+
+from gancompose_cycle.unpaired import UnpairedTensors
 
 OTHER = {"A": "B", "B": "A"}
 
@@ -61,8 +64,8 @@ class Translation:
     def __call__(self, run) -> dict[str, float]:
         ds = run.dataset
         # the directions come from the recipe's schedule table, so a run rebuilt for `gancompose eval` works too
-        directions = getattr(run.recipe.schedule, "translations", lambda: {})()
-        if getattr(ds, "domains", None) != ("A", "B") or ds.labels.get("A") is None or not directions:
+        directions = translations(run.recipe.schedule)
+        if not isinstance(ds, UnpairedTensors) or ds.labels.get("A") is None or not directions:
             raise RecipeError("the translation metric needs a cycle pair trained on labelled unpaired data "
                               "(such as unpaired_shapes)", key=["metrics"])
         if self._classifiers is None:

@@ -14,21 +14,22 @@ from __future__ import annotations
 
 from pydantic import Field, NonNegativeInt
 
-from gancompose import Params, RecipeError
-from gancompose.engine import Phase, Schedule
+from gancompose import RecipeError
+from gancompose.engine import Constraint, Phase, Schedule, ScheduleParams
+from gancompose.engine.views import BoundTerm
 from gancompose.errors import did_you_mean
 
 from gancompose_cycle.pool import ImagePool
 from gancompose_cycle.translate import translation_grid
 from gancompose_core.schedules import DiscriminatorAdversarial
 
-from gancompose_cycle.terms import Bound, GeneratorAdversarial
+from gancompose_cycle.terms import GeneratorAdversarial
 from gancompose_cycle.views import DiscriminatorView, GeneratorView
 
 ROLES = ("G_AB", "G_BA", "D_A", "D_B")
 
 
-class CycleParams(Params):
+class CycleParams(ScheduleParams):
     """A cycle pair: which networks translate A -> B and B -> A, and which judge each domain."""
     G_AB: str = Field("G_AB", description="the generator translating domain A to domain B")
     G_BA: str = Field("G_BA", description="the generator translating domain B to domain A")
@@ -39,7 +40,7 @@ class CycleParams(Params):
                                                                "(CycleGAN halves it to slow D down)")
 
     def translations(self) -> dict[str, str]:
-        """Direction -> generator name, for ``gancompose translate``."""
+        """Direction -> generator name (``gancompose translate --direction AtoB``, the translation metric)."""
         return {"AtoB": self.G_AB, "BtoA": self.G_BA}
 
 
@@ -72,11 +73,11 @@ class Cycle(Schedule):
         gens, discs = (self.roles["G_AB"], self.roles["G_BA"]), (self.roles["D_A"], self.roles["D_B"])
         source_of = {self.roles["G_AB"]: "A", self.roles["G_BA"]: "B"}
         domain_of = {self.roles["D_A"]: "A", self.roles["D_B"]: "B"}
-        g_terms = [Bound(GeneratorAdversarial(run.loss, f"adversarial_{self.roles[f'D_{t}']}"),
+        g_terms = [BoundTerm(GeneratorAdversarial(run.loss, f"adversarial_{self.roles[f'D_{t}']}"),
                          lambda ctx, s=s: GeneratorView(ctx, self, s)) for s, t in (("A", "B"), ("B", "A"))]
         # the single pair's discriminator term, on each domain's view: D(real) and D(pooled fake); an adaptive
         # augmentation (ADA) on D_A or D_B observes D(real) there as it does in a single pair
-        d_terms = [Bound(DiscriminatorAdversarial(run.loss), lambda ctx, d=d: DiscriminatorView(ctx, self, d),
+        d_terms = [BoundTerm(DiscriminatorAdversarial(run.loss), lambda ctx, d=d: DiscriminatorView(ctx, self, d),
                          f"adversarial_{self.roles[f'D_{d}']}", p.discriminator_weight) for d in ("A", "B")]
         g_constraints, d_constraints = [], []
         for i, reg in enumerate(run.regularizers):
@@ -92,10 +93,10 @@ class Cycle(Schedule):
                 raise RecipeError(f"the cycle pair trains {', '.join(map(repr, (*gens, *discs)))}, not "
                                   f"{reg.network!r}", key=["regularizers", i, "network"], absolute=True,
                                   hint=did_you_mean(reg.network, (*gens, *discs)))
-            if hasattr(reg, "after_step"):
+            if isinstance(reg, Constraint):
                 target.append(reg)
             else:
-                terms.append(Bound(reg, view, f"{reg.name}_{reg.network}"))
+                terms.append(BoundTerm(reg, view, f"{reg.name}_{reg.network}"))
         phases = [
             Phase("generators", tuple(g_terms), optimizers=gens, frozen=discs, constraints=tuple(g_constraints)),
             Phase("discriminators", tuple(d_terms), optimizers=discs, frozen=gens,

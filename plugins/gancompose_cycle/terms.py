@@ -65,17 +65,4 @@ class GeneratorAdversarial:
         return self.loss.generator(view.discriminate(view.fake), real_out)
 
 
-class Bound:
-    """A term evaluated on a view of the pair: ``term(make_view(ctx))``, under its own log name (and weight)."""
-
-    def __init__(self, term, make_view, name: str | None = None, weight: float | None = None):
-        self.term, self.make_view = term, make_view
-        self.name = name or term.name
-        self.weight = term.weight if weight is None else weight
-        self.every = term.every
-
-    def __call__(self, ctx) -> torch.Tensor:
-        return self.term(self.make_view(ctx))
-
-
 REGULARIZERS = [("cycle_consistency", CycleConsistency, PairTermParams), ("identity", Identity, PairTermParams)]

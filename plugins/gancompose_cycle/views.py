@@ -14,54 +14,17 @@ from __future__ import annotations
 
 import torch
 
+from gancompose.engine.views import ContextView
+
 OTHER = {"A": "B", "B": "A"}
 
 
-class _View:
-    def __init__(self, ctx, pair):
-        self.ctx, self.pair = ctx, pair
-
-    # the StepContext vocabulary that does not depend on the direction
-    @property
-    def run(self):
-        return self.ctx.run
-
-    @property
-    def step(self) -> int:
-        return self.ctx.step
-
-    @property
-    def device(self) -> torch.device:
-        return self.ctx.device
-
-    @property
-    def batch_size(self) -> int:
-        return self.ctx.batch_size
-
-    @property
-    def batch(self) -> dict[str, torch.Tensor]:
-        return self.ctx.batch
-
-    def remember(self, key: str, make):
-        return self.ctx.remember(key, make)
-
-    def network(self, name: str) -> torch.nn.Module:
-        return self.ctx.network(name)
-
-    def eager(self):
-        return self.ctx.eager()
-
+class _View(ContextView):
     def _generator(self, source: str, target: str) -> torch.nn.Module:
         return self.ctx.network(self.pair.roles[f"G_{source}{target}"])
 
     def _discriminator(self, domain: str) -> torch.nn.Module:
         return self.ctx.network(self.pair.roles[f"D_{domain}"])
-
-    # unconditional: a cycle pair translates images, it does not generate classes
-    labels = fake_labels = None
-
-    def real_or_fake_labels(self, fake: bool) -> None:
-        return None
 
     def discriminate(self, x: torch.Tensor, labels=None, role: str | None = None) -> torch.Tensor:
         return self.discriminator(x)

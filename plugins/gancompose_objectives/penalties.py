@@ -20,7 +20,7 @@ import torch
 from pydantic import Field, PositiveFloat
 
 from gancompose import RecipeError
-from gancompose.engine import RegularizerParams, RegularizerTerm
+from gancompose.engine import Constraint, RegularizerParams, RegularizerTerm
 from gancompose.engine.context import call, is_conditional
 
 
@@ -63,7 +63,7 @@ class WeightClippingParams(RegularizerParams):
                                                   "each of its optimizer steps (0.01 in WGAN)")
 
 
-class WeightClipping(RegularizerTerm):
+class WeightClipping(Constraint):
     """Weight clipping (WGAN, Arjovsky et al. 2017): clamp every parameter of the critic to [-c, c] after each update.
 
     A constraint, not a loss term: the schedule runs ``after_step`` after each optimizer step of the

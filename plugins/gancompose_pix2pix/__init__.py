@@ -5,8 +5,8 @@ Blocks ``unet_generator`` and ``paired_patchgan``; the regularizer ``pair_recons
 ``paired`` schedule; datasets ``paired_folders`` (the official aligned A|B layout), ``facades``
 (``gancompose data download facades``) and the offline ``paired_shapes``; the command ``gancompose import pix2pix``
 (commands.py). Registered through the ``gancompose`` entry point ``pix2pix`` like any third-party plugin: no line of
-the core knows about it. ``gancompose translate`` (the cycle plugin's command) translates with its generators,
-through the schedule's ``translations()``.
+the core knows about it. The core's ``gancompose translate`` translates with its generator, through the schedule's
+declared ``translations()``.
 """
 from gancompose import hookimpl, register_all
 

@@ -1,6 +1,6 @@
 """The pix2pix family's command, added to the CLI through the ``register_commands`` hook:
 ``gancompose import pix2pix`` (an official ``latest_net_G.pth`` into a gancompose network file). Translating a
-folder with it is ``gancompose translate`` (gancompose_cycle's command, which takes any image-to-image network)."""
+folder with it is the core's ``gancompose translate``, which takes any image-to-image network."""
 from __future__ import annotations
 
 import click
@@ -24,11 +24,8 @@ def import_pix2pix(source, output, name, image_size, no_dropout):
     from gancompose_pix2pix.importer import import_pix2pix as convert
     r = convert(source, output, name=name, image_size=image_size, use_dropout=not no_dropout)
     c = r.config
-    err_console.print(f"imported UnetGenerator (num_downs={c.num_downs}, ngf={c.ngf}, norm={c.norm}, "
-                      f"dropout={c.use_dropout}): {r.params:,} parameters, {r.tensors} tensors"
-                      + (f", dropped {len(r.dropped)} stale InstanceNorm statistics" if r.dropped else "")
-                      + (f"; same outputs as the official layout (max diff {r.max_abs_diff:.1e})"
-                         if r.max_abs_diff is not None else ""), soft_wrap=True)
+    err_console.print(r.summary("UnetGenerator", f"num_downs={c.num_downs}, ngf={c.ngf}, norm={c.norm}, "
+                                                 f"dropout={c.use_dropout}"), soft_wrap=True)
     err_console.print(f"wrote {escape(str(r.path))} (block 'unet_generator'); translate with: gancompose translate "
                       f"{escape(str(r.path))} --input DIR --output DIR", soft_wrap=True)
 

@@ -20,8 +20,7 @@ from pathlib import Path
 import torch
 
 from gancompose.errors import CheckpointError
-from gancompose.portable.export import write_network_file
-from gancompose.portable.load import NetworkInfo
+from gancompose.portable.convert import ImportResult, convert_checked, stale_instance_norm_statistics, write_imported
 from gancompose.weights_file import read_pth_state_dict, sha256_of
 from gancompose_pix2pix.networks import UnetGenerator
 from gancompose_pix2pix.reference import OfficialUnetGenerator, official_level_paths
@@ -29,7 +28,6 @@ from gancompose_pix2pix.reference import OfficialUnetGenerator, official_level_p
 BLOCK = "unet_generator"
 SOURCE = "junyanz/pytorch-CycleGAN-and-pix2pix models/networks.py UnetGenerator"
 SUFFIXES = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
-STATS = ("running_mean", "running_var", "num_batches_tracked")
 
 
 @dataclass(frozen=True)
@@ -97,7 +95,7 @@ def detect(state: dict[str, torch.Tensor], path: Path, use_dropout: bool = True)
         norm = "instance"
         # files from PyTorch < 0.4 carry running statistics for InstanceNorm; the official code deletes them when
         # loading (__patch_instance_norm_state_dict), so does this importer
-        dropped = [k for k in state if k.rsplit(".", 1)[-1] in STATS]
+        dropped = stale_instance_norm_statistics(state)
     else:
         norm = "none"
     cfg = Config(in_channels=first.shape[1], out_channels=top.shape[1], num_downs=levels, ngf=first.shape[0],
@@ -106,44 +104,18 @@ def detect(state: dict[str, torch.Tensor], path: Path, use_dropout: bool = True)
 
 
 # ------------------------------------------------------------------------------- import
-@dataclass
-class ImportResult:
-    path: Path
-    config: Config
-    params: int
-    tensors: int
-    dropped: list[str]
-    max_abs_diff: float | None
-
-
 def convert(source: str | Path, *, use_dropout: bool = True,
             verify: bool = True) -> tuple[dict[str, torch.Tensor], Config, list[str], float | None]:
-    """The official state dict renamed to the unet_generator layout, checked against both module trees."""
+    """The official state dict renamed to the unet_generator layout, checked against both module trees (on the
+    smallest image every level takes: a 1x1 bottleneck)."""
     source = Path(source)
     state = read_pth_state_dict(source)
     cfg, dropped = detect(state, source, use_dropout)
     state = {k: v for k, v in state.items() if k not in dropped}
-    official = cfg.official()
-    try:
-        official.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-        raise CheckpointError(f"{source} does not match the official UnetGenerator ({cfg}): "
-                              f"{' '.join(lines[1:4])}") from None
-    ours = cfg.gancompose()
-    ours.load_state_dict(rename(state, cfg), strict=True)
-    diff = None
-    if verify:
-        official.eval()
-        ours.eval()
-        size = 2 ** cfg.num_downs  # the smallest image every level takes (a 1x1 bottleneck)
-        x = torch.rand(1, cfg.in_channels, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
-        with torch.no_grad():
-            diff = float((official(x.clone()) - ours(x)).abs().max())
-        if diff > 1e-5:
-            raise CheckpointError(f"the converted generator differs from the official one by {diff:g}: a bug in the "
-                                  "importer, please report it")
-    return {k: v.detach().contiguous() for k, v in ours.state_dict().items()}, cfg, dropped, diff
+    size = 2 ** cfg.num_downs
+    ours, diff = convert_checked(source, state, cfg.official(), cfg.gancompose(), lambda s: rename(s, cfg),
+                                 (1, cfg.in_channels, size, size), what=f"UnetGenerator ({cfg})", verify=verify)
+    return ours, cfg, dropped, diff
 
 
 def import_pix2pix(source: str | Path, output: str | Path, *, name: str = "generator", image_size: int = 256,
@@ -155,11 +127,10 @@ def import_pix2pix(source: str | Path, output: str | Path, *, name: str = "gener
         raise CheckpointError(f"--image-size {image_size} is not divisible by 2**{cfg.num_downs}: the U-Net of "
                               f"{cfg.num_downs} levels takes sizes divisible by {2 ** cfg.num_downs}")
     params = sum(p.numel() for p in cfg.gancompose().parameters())
-    spec = {"type": BLOCK, "input": "data", **asdict(cfg)}
-    info = NetworkInfo(path=Path(output), name=name, spec=spec,
-                       input_shape=(cfg.in_channels, image_size, image_size),
-                       sample_shape=(cfg.out_channels, image_size, image_size), latent=None, weights="imported",
-                       source={"format": "pix2pix", "code": SOURCE, "file": source.name, "sha256": sha256_of(source),
-                               "dropped": dropped, "layout": "gancompose_pix2pix.reference.OfficialUnetGenerator"})
-    path = write_network_file(output, state, info, params=str(params), block=BLOCK)
+    path = write_imported(output, state, block=BLOCK, settings=asdict(cfg), name=name, params=params,
+                          input_shape=(cfg.in_channels, image_size, image_size),
+                          sample_shape=(cfg.out_channels, image_size, image_size),
+                          source={"format": "pix2pix", "code": SOURCE, "file": source.name,
+                                  "sha256": sha256_of(source), "dropped": dropped,
+                                  "layout": "gancompose_pix2pix.reference.OfficialUnetGenerator"})
     return ImportResult(path, cfg, params, len(state), dropped, diff)

@@ -18,10 +18,11 @@ from pydantic import Field
 
 from gancompose import RecipeError
 from gancompose.data import DataStandIn
-from gancompose.engine import Phase, Schedule, ScheduleParams
+from gancompose.engine import Constraint, Phase, Schedule, ScheduleParams
+from gancompose.engine.views import BoundTerm
 from gancompose.errors import did_you_mean
 
-from gancompose_pix2pix.terms import (Bound, DiscriminatorView, GeneratorView, PairDiscriminatorAdversarial,
+from gancompose_pix2pix.terms import (DiscriminatorView, GeneratorView, PairDiscriminatorAdversarial,
                                       PairGeneratorAdversarial, PairReconstruction)
 
 
@@ -43,7 +44,7 @@ class PairedParams(ScheduleParams):
         return {self.discriminator: (2 * c, h, w)}
 
     def translations(self) -> dict[str, str]:
-        """Direction -> generator name, for ``gancompose translate``."""
+        """Direction -> generator name (``gancompose translate --direction AtoB``)."""
         return {"AtoB": self.generator}
 
 
@@ -98,8 +99,8 @@ class Paired(Schedule):
                               absolute=True, hint="remove the augment key (paired augmentation is not supported)")
 
         g, d = p.generator, p.discriminator
-        g_terms = [Bound(PairGeneratorAdversarial(run.loss), lambda ctx: GeneratorView(ctx, self))]
-        d_terms = [Bound(PairDiscriminatorAdversarial(run.loss), lambda ctx: DiscriminatorView(ctx, self),
+        g_terms = [BoundTerm(PairGeneratorAdversarial(run.loss), lambda ctx: GeneratorView(ctx, self))]
+        d_terms = [BoundTerm(PairDiscriminatorAdversarial(run.loss), lambda ctx: DiscriminatorView(ctx, self),
                          weight=p.discriminator_weight)]
         g_constraints, d_constraints = [], []
         for i, reg in enumerate(run.regularizers):
@@ -114,10 +115,10 @@ class Paired(Schedule):
                 raise RecipeError(f"the paired schedule trains {g!r} and {d!r}, not {reg.network!r}",
                                   key=["regularizers", i, "network"], absolute=True,
                                   hint=did_you_mean(reg.network, (g, d)))
-            if hasattr(reg, "after_step"):
+            if isinstance(reg, Constraint):
                 constraints.append(reg)
             else:
-                terms.append(Bound(reg, view))
+                terms.append(BoundTerm(reg, view))
         self._phases = [
             # G is not frozen here: G(A) is made with its graph for the generator phase to reuse (the official
             # forward() once per step); the discriminator's terms read it detached

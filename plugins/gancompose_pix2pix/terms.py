@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from gancompose.engine import RegularizerParams, RegularizerTerm
+from gancompose.engine.views import ContextView
 
 DISTANCES = {"l1": F.l1_loss, "l2": F.mse_loss, "smooth_l1": F.smooth_l1_loss}
 
@@ -36,46 +37,7 @@ class _Given:
         return getattr(self._net, name)
 
 
-class _View:
-    def __init__(self, ctx, pair):
-        self.ctx, self.pair = ctx, pair
-
-    # the StepContext vocabulary that does not depend on the side
-    @property
-    def run(self):
-        return self.ctx.run
-
-    @property
-    def step(self) -> int:
-        return self.ctx.step
-
-    @property
-    def device(self) -> torch.device:
-        return self.ctx.device
-
-    @property
-    def batch_size(self) -> int:
-        return self.ctx.batch_size
-
-    @property
-    def batch(self) -> dict[str, torch.Tensor]:
-        return self.ctx.batch
-
-    def remember(self, key: str, make):
-        return self.ctx.remember(key, make)
-
-    def log(self, name: str, value: torch.Tensor) -> None:
-        self.ctx.log(name, value)
-
-    def eager(self):
-        return self.ctx.eager()
-
-    # unconditional in the class sense: a pair translates images, it does not generate classes
-    labels = fake_labels = None
-
-    def real_or_fake_labels(self, fake: bool) -> None:
-        return None
-
+class _View(ContextView):
     @property
     def source(self) -> torch.Tensor:
         """The batch of A (the input images, the discriminator's condition)."""
@@ -156,22 +118,8 @@ class PairGeneratorAdversarial:
 
     def __call__(self, view) -> torch.Tensor:
         real_out = (view.discriminate(view.target_real)
-                    if getattr(self.loss, "needs_real_for_generator", False) else None)
+                    if self.loss.needs_real_for_generator else None)
         return self.loss.generator(view.discriminate(view.fake), real_out)
-
-
-class Bound:
-    """A term evaluated on a view of the pair: ``term(make_view(ctx))``, under its own log name (and weight)."""
-
-    def __init__(self, term, make_view, name: str | None = None, weight: float | None = None):
-        self.term, self.make_view = term, make_view
-        self.name = name or term.name
-        self.weight = term.weight if weight is None else weight
-        self.every = term.every
-        self.network = getattr(term, "network", None)
-
-    def __call__(self, ctx) -> torch.Tensor:
-        return self.term(self.make_view(ctx))
 
 
 class PairReconstructionParams(RegularizerParams):

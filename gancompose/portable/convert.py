@@ -1,0 +1,87 @@
+"""Converting another project's trained weights into a block's layout, checked by outputs.
+
+The file's state dict is loaded strictly into a rebuild of the other project's module tree, so a file of another
+layout is refused with the keys that do not fit; its tensors are then renamed into the block's layout and both
+networks are run, in eval mode, on one probe input: the conversion stops if their outputs differ. Used by the
+importers of image-to-image families (``gancompose import FORMAT``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from gancompose.errors import CheckpointError
+
+#: the statistics a norm layer may carry in a state dict
+NORM_STATISTICS = ("running_mean", "running_var", "num_batches_tracked")
+#: the largest output difference a conversion accepts (the same operations in the same order give 0)
+TOLERANCE = 1e-5
+
+
+@dataclass
+class ImportResult:
+    """What ``gancompose import FORMAT`` wrote: the file, the settings read from the source, the parameter count,
+    the tensors written, the source keys left out (with why in the importer's docs) and the probe's difference."""
+    path: Path
+    config: Any
+    params: int
+    tensors: int
+    dropped: list[str] = field(default_factory=list)
+    max_abs_diff: float | None = None
+
+    def summary(self, network: str, settings: str) -> str:
+        """One line for the command to print: ``imported NETWORK (SETTINGS): N parameters, T tensors...``."""
+        return (f"imported {network} ({settings}): {self.params:,} parameters, {self.tensors} tensors"
+                + (f", dropped {len(self.dropped)} stale InstanceNorm statistics" if self.dropped else "")
+                + (f"; same outputs as the official layout (max diff {self.max_abs_diff:.1e})"
+                   if self.max_abs_diff is not None else ""))
+
+
+def stale_instance_norm_statistics(state: dict[str, torch.Tensor]) -> list[str]:
+    """Keys of running statistics in a network whose norm is InstanceNorm without tracked statistics: files
+    written by PyTorch < 0.4 carry them, and reference code deletes them when loading."""
+    return [k for k in state if k.rsplit(".", 1)[-1] in NORM_STATISTICS]
+
+
+def convert_checked(source: Path, state: dict[str, torch.Tensor], reference: torch.nn.Module,
+                    ours: torch.nn.Module, rename: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]],
+                    probe_shape: tuple[int, ...], *, what: str,
+                    verify: bool = True) -> tuple[dict[str, torch.Tensor], float | None]:
+    """``state`` loaded strictly into ``reference`` (the other project's module tree; a mismatch is refused naming
+    ``what``), renamed by ``rename`` and loaded strictly into ``ours``; with ``verify``, both run in eval mode on a
+    seeded probe of ``probe_shape`` in [-1, 1] and a difference over :data:`TOLERANCE` is refused. Returns our
+    state dict (contiguous tensors) and the difference (None without ``verify``)."""
+    try:
+        reference.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        raise CheckpointError(f"{source} does not match the official {what}: {' '.join(lines[1:4])}") from None
+    ours.load_state_dict(rename(state), strict=True)
+    diff = None
+    if verify:
+        reference.eval()
+        ours.eval()
+        x = torch.rand(*probe_shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
+        with torch.no_grad():
+            diff = float((reference(x.clone()) - ours(x.clone())).abs().max())  # (in-place layers may change x)
+        if diff > TOLERANCE:
+            raise CheckpointError(f"the converted network differs from the official {what} by {diff:g}: a bug in "
+                                  "the importer, please report it")
+    return {k: v.detach().contiguous() for k, v in ours.state_dict().items()}, diff
+
+
+def write_imported(output: str | Path, state: dict[str, torch.Tensor], *, block: str, settings: dict[str, Any],
+                   name: str, input_shape: tuple[int, ...], sample_shape: tuple[int, ...], params: int,
+                   source: dict[str, Any]) -> Path:
+    """A converted image-to-image network as a gancompose network file: the block and its ``settings`` (the
+    network's recipe table, ``input = "data"``), its shapes, and where its weights came from (``source``: the
+    format, the reference code, the file and its sha256, what was dropped, the reference layout)."""
+    from gancompose.portable.export import write_network_file
+    from gancompose.portable.load import NetworkInfo
+    info = NetworkInfo(path=Path(output), name=name, spec={"type": block, "input": "data", **settings},
+                       input_shape=input_shape, sample_shape=sample_shape, latent=None, weights="imported",
+                       source=source)
+    return write_network_file(output, state, info, params=str(params), block=block)
