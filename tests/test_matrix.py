@@ -227,6 +227,11 @@ def test_every_family_trains_with_every_augmentation_or_refuses_it(family, aug, 
         assert exc.value.key == "networks.discriminator.augment.type"
         assert "needs images from the data" in str(exc.value) and "'gaussian_mixture'" in str(exc.value)
         return
+    if family in matrix.REFUSES_AUGMENTATION:  # a paired discriminator: augmenting B alone would break the pair
+        with pytest.raises(RecipeError) as exc:
+            build_run(validate_recipe(raw))
+        assert exc.value.key.startswith(f"networks.{FAMILIES[family][1][0]}.augment")  # (ADA: by its 6 channels)
+        return
     _train_two_steps(raw)
 
 

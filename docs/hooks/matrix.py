@@ -21,9 +21,17 @@ FAMILIES: dict[str, tuple[str, list[str]]] = {
     "resnet_patchgan_pair": ("cyclegan_shapes.toml", ["D_A", "D_B"]),
     "progressive": ("progan_shapes.toml", ["discriminator"]),
     "stylegan2": ("stylegan2_shapes.toml", ["discriminator"]),
+    "unet_paired_patchgan": ("pix2pix_shapes.toml", ["D"]),
 }
+#: image-to-image families (unlabelled pairs of images: no class conditioning)
+IMAGE_TO_IMAGE: tuple[str, ...] = ("resnet_patchgan_pair", "unet_paired_patchgan")
 #: families with one generator and one discriminator (class conditioning is tried on these)
-SINGLE_PAIR: list[str] = [f for f in FAMILIES if f != "resnet_patchgan_pair"]
+SINGLE_PAIR: list[str] = [f for f in FAMILIES if f not in IMAGE_TO_IMAGE]
+#: families whose discriminators refuse an augmentation while building, with why
+REFUSES_AUGMENTATION: dict[str, str] = {
+    "unet_paired_patchgan": "is refused at the discriminator's augment key (it would transform B and not the A "
+                            "it is paired with; ADA, by the pair's 6 channels)",
+}
 #: regularizers that regularize a discriminator on real and generated samples (any family)
 D_REGULARIZERS: tuple[str, ...] = ("gradient_penalty", "r1", "r2", "drift", "weight_clipping")
 #: how the generator is conditioned when the discriminator is, tried in this order: the block's own label input
@@ -99,7 +107,8 @@ def cells(registry) -> list[Cell]:
     out += [Cell("other term", f, "regularizer", n, TRAINS_OR_REFUSED)
             for n in other_regularizers(registry) for f in FAMILIES]
     out += [Cell("augmentation", f, "augmentation", n,
-                 TRAINS if f != "mlp" else "trains, or is refused at its augment key (2-D data)")
+                 REFUSES_AUGMENTATION.get(f, TRAINS if f != "mlp" else "trains, or is refused at its augment key "
+                                                                      "(2-D data)"))
             for n in augmentations(registry) for f in FAMILIES]
     out += [Cell("discriminator conditioning", f, "conditioner", n,
                  TRAINS if n in BUILT_IN_D_CONDITIONS else TRAINS_OR_REFUSED)
