@@ -178,6 +178,16 @@ def describe_nonfinite(names: list[str], limit: int = 6) -> str:
     return text + (f", ... ({len(names)} tensors)" if len(names) > limit else "")
 
 
+def require_finite(tensors: dict[str, torch.Tensor], path: str | Path, use: str, hint: str | None = None) -> None:
+    """A CheckpointError when any of ``tensors`` (read from the file at ``path``) holds a NaN or an Inf: gancompose
+    never writes such a file, so it was altered or damaged, and ``use`` (e.g. "a run cannot continue from it")
+    would only spread the values."""
+    bad = nonfinite(tensors)
+    if bad:
+        raise CheckpointError(f"{path} holds non-finite values (NaN/Inf) in {describe_nonfinite(bad)}: {use} "
+                              "(gancompose never writes such a file: it was altered or damaged)", hint=hint)
+
+
 def save_checkpoint(run, path: str | Path) -> Path:
     """Write everything needed to resume ``run`` exactly, atomically. Refuses (NonFiniteStateError, nothing
     written) when a tensor it would write holds a NaN or an Inf: a checkpoint is always a good one."""

@@ -128,9 +128,10 @@ def register_regularizers(register):
 
     The term's ``name`` is its key in the logs (``discriminator/NAME`` in metrics.jsonl and on the console);
     it defaults to the registered name, and two terms of one recipe with the same name on the same network
-    log as ``NAME_I`` (``I``: their index in ``[[regularizers]]``). A constraint rather than a loss (weight
-    clipping) subclasses :class:`gancompose.engine.Constraint` and implements ``after_step(ctx)``, run after the
-    phase's optimizers stepped.
+    log as ``NAME_I`` (``I``: their index in ``[[regularizers]]``). The logged value is the term's contribution to
+    the loss, ``weight * every * value``, averaged over the steps it fired in the log interval (tests/test_engine.py
+    checks it). A constraint rather than a loss (weight clipping) subclasses :class:`gancompose.engine.Constraint`
+    and implements ``after_step(ctx)``, run after the phase's optimizers stepped.
     """
 
 

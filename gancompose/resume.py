@@ -8,8 +8,8 @@ An accepted change is applied (an optimizer's new hyper-parameters replace the s
 ``RUN/changes.jsonl``. A change of the networks' architecture (``[networks]``, ``latent.dim``) is always
 refused: the saved weights do not fit; start a new run from them with ``init_from``.
 
-Keys that never change what is trained, and are therefore free to differ (:data:`IGNORED`): the run's length
-(``train.steps``, ``train.epochs``), where and how often it writes (``train.output_dir``, ``train.log_every``,
+Keys that never change what is trained, and are therefore free to differ (:data:`IGNORED`): where and how often
+it writes (``train.output_dir``, ``train.log_every``,
 ``train.sample_every``, ``train.samples``, ``train.checkpoint_every``, ``train.keep_checkpoints``,
 ``train.tensorboard``), where it runs (``train.device``, ``train.num_workers``, ``[performance]``), what it does
 on a numerical fault (``train.on_nan``, ``train.rollback_lr_factor``, ``train.max_rollbacks``,
@@ -31,7 +31,6 @@ from gancompose.errors import CheckpointError, GancomposeError
 #: key paths (and everything under them) that may differ between the checkpoint's recipe and the one resumed with
 IGNORED: tuple[str, ...] = (
     "name", "description", "requires",
-    "train.steps", "train.epochs",
     "train.output_dir", "train.log_every", "train.sample_every", "train.samples", "train.checkpoint_every",
     "train.keep_checkpoints", "train.tensorboard",
     "train.device", "train.num_workers", "performance",

@@ -12,9 +12,9 @@ from rich.markup import escape
 from gancompose.builder import build_run, resolve_device
 from gancompose.builder.init_from import print_reports
 from gancompose.callbacks import Checkpointer, Evaluation, MetricsLog, Progress, QuietLog, SampleGrid
-from gancompose.callbacks.nan_guard import NaNGuard, NonFiniteError
+from gancompose.callbacks.nan_guard import NaNGuard, NonFiniteError, state_tensors
 from gancompose.callbacks.tensorboard import TensorBoard, summary_writer_class
-from gancompose.checkpoint import Checkpoint, restore_run
+from gancompose.checkpoint import Checkpoint, require_finite, restore_run
 import gancompose.resume as resume_mod
 from gancompose.engine import train
 from gancompose.errors import CheckpointError
@@ -194,6 +194,9 @@ def _run(recipe, resume, max_steps, quiet, device, progress, console, writer_cla
     if ckpt is not None:
         fresh = {name: resume_mod.hyper_parameters(opt) for name, opt in run.optimizers.items()}
         restore_run(run, ckpt, fresh_optimizers=resume_mod.optimizers_changed(changes))
+        require_finite(state_tensors(run), ckpt.path, "a run cannot continue from it",
+                       hint="resume from an earlier checkpoint of the run (its checkpoints/ folder), or start a new "
+                            "run from good weights with init_from")
         if changes:  # accepted with --allow-change: the recipe's values win over the saved ones
             resume_mod.apply_optimizer_changes(run, changes, theirs, fresh)
     if not main:  # process 0 writes the run folder; the others train and agree on when to stop

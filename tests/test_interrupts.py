@@ -258,3 +258,21 @@ def test_double_interrupt_leaves_last_checkpoint_whole(tmp_path):
     print(f"double Ctrl-C: exit {proc.returncode}")
     ck = Checkpoint(last)  # loads: whole
     assert ck.counters()[0] >= 10 and all_finite(last)
+
+
+def test_two_quick_interrupts_before_training_leave_without_a_traceback(tmp_path):
+    """Two Ctrl-C a few milliseconds apart as the run starts: the first stops it outside the training loop, the
+    second used to interrupt the interpreter's own shutdown (a KeyboardInterrupt in torch's atexit callback,
+    printed as a traceback). Now one message and exit 130."""
+    proc = _cli_run(tmp_path / "runs")
+    t0 = time.monotonic()
+    line = ""
+    while "performance" not in line and time.monotonic() - t0 < 60:
+        line = proc.stderr.readline()
+        assert line or proc.poll() is None, "the run ended before it started training"
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert proc.returncode in (130, -signal.SIGINT), (proc.returncode, err)

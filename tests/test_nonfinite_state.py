@@ -135,3 +135,27 @@ def test_diverging_ring_exits_non_zero_in_every_mode(tmp_path, mode):
     assert "done at step" not in res.output
     for path in tmp_path.glob("*/*/checkpoints/*.safetensors"):
         assert not nonfinite(Checkpoint(path).tensors()), path
+
+
+def test_a_checkpoint_altered_to_hold_nan_is_not_resumed_evaluated_or_exported(tmp_path):
+    """gancompose never writes a non-finite tensor; a file altered by hand to hold one is refused where it would
+    spread (resume, eval, export), naming the tensor. (Before, a resume trained from it and then called it "the last
+    good checkpoint"; eval printed NaN measures; export wrote the NaN weights.)"""
+    from safetensors.torch import load_file, save_file
+    from safetensors import safe_open
+    from conftest import invoke, refusal
+    result = run_recipe(ring(tmp_path, "train.steps=10"), progress=False)
+    good = result.last_checkpoint
+    with safe_open(str(good), "pt") as f:
+        metadata = f.metadata()
+    tensors = load_file(str(good))
+    name = next(k for k in tensors if k.startswith("networks.generator.") and tensors[k].is_floating_point())
+    tensors[name][0] = float("nan")
+    poisoned = tmp_path / "poisoned.safetensors"
+    save_file(tensors, str(poisoned), metadata=metadata)
+    for args in (["run", "--resume", poisoned, "--max-steps", 12], ["eval", poisoned, "--metric", "mode_coverage"],
+                 ["export", poisoned, "-o", tmp_path / "g.safetensors"]):
+        msg = " ".join(refusal(invoke(*args)).split())
+        assert "holds non-finite values (NaN/Inf) in " + name in msg and "altered or damaged" in msg, (args, msg)
+    assert not (tmp_path / "g.safetensors").exists()
+    assert invoke("eval", good, "--metric", "mode_coverage").exit_code == 0  # the file it was made from is fine

@@ -64,13 +64,33 @@ def test_seed_option_is_compared_too(started):
 
 def test_keys_that_do_not_change_the_training_may_differ(started):
     out, run_dir, recipe_before, _ = started
-    res = invoke("run", RING, *_sets(out, "train.log_every=2", "train.steps=50", "train.checkpoint_every=3",
+    res = invoke("run", RING, *_sets(out, "train.log_every=2", "train.checkpoint_every=3",
                                      "train.keep_checkpoints=9", "train.on_nan='skip'", "performance.precision='fp32'"),
                  "--output-dir", out / "elsewhere", "--max-steps", 6, "--quiet", "--resume", run_dir)
     assert res.exit_code == 0, res.output
     assert Checkpoint(run_dir / "checkpoints/last.safetensors").counters()[0] == 6
     assert not (run_dir / "changes.jsonl").exists() and not (out / "elsewhere").exists()
     assert (run_dir / "recipe.toml").read_bytes() == recipe_before
+
+
+def test_a_longer_run_is_a_change_to_name(tmp_path):
+    """A step-based lr schedule is a function of the total: lengthening a run changes its learning rates from the
+    step it resumes at, so train.steps is refused unless named, then applied and recorded."""
+    out = tmp_path / "runs"
+    decay = "optimizers.generator.lr_schedule={type='linear_decay', start=0.0, end_factor=0.0}"
+    ring = lambda *extra: load_recipe(RING, [*tiny_overrides(load_raw(RING), out), *SMALL, decay,  # noqa: E731
+                                             *extra])
+    first = run_recipe(ring("train.steps=20"), max_steps=10, progress=False)
+    with pytest.raises(CheckpointError, match=r"train.steps: 20 -> 40") as err:
+        run_recipe(ring("train.steps=40"), resume=first.run_dir, max_steps=12, progress=False)
+    assert "--allow-change train.steps" in str(err.value)
+    longer = run_recipe(ring("train.steps=40"), resume=first.run_dir, max_steps=12, progress=False,
+                        allow_changes=["train.steps"])
+    fresh = run_recipe(ring("train.steps=40"), max_steps=12, progress=False)
+    lr = longer.run.optimizers["generator"].param_groups[0]["lr"]
+    assert lr == pytest.approx(fresh.run.optimizers["generator"].param_groups[0]["lr"])  # the 40-step schedule
+    changes = [json.loads(x) for x in (first.run_dir / "changes.jsonl").read_text().splitlines()]
+    assert [(c["key"], c["old"], c["new"], c["step"]) for c in changes] == [("train.steps", 20, 40, 10)]
 
 
 def test_allowed_lr_change_is_applied_and_recorded(tmp_path):

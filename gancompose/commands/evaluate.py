@@ -98,7 +98,7 @@ def attach_data(run, registry: Registry) -> None:
 def evaluate_checkpoint(path: str | Path, metrics: list[str], *, samples: int | None = None,
                         feature_weights: str | None = None, device: str = "cpu",
                         registry: Registry | None = None, log: bool = True) -> EvalResult:
-    from gancompose.checkpoint import Checkpoint
+    from gancompose.checkpoint import Checkpoint, require_finite
     from gancompose.rundir import run_dir_of_checkpoint
     from gancompose.runner import load_for_sampling
     if not metrics:
@@ -107,6 +107,9 @@ def evaluate_checkpoint(path: str | Path, metrics: list[str], *, samples: int | 
     registry = registry or default_registry()
     path = Path(path)
     run = load_for_sampling(path, device=device, registry=registry)
+    require_finite({f"{prefix}.{name}.{k}": v for prefix, nets in (("networks", run.networks), ("ema", run.ema))
+                    for name, net in nets.items() for k, v in net.state_dict().items()}, path,
+                   "its measures would be NaN", hint="evaluate an earlier checkpoint of the run")
     run.state.step = int(Checkpoint(path).counters()[0])
     run.run_dir = run_dir_of_checkpoint(path)
     attach_data(run, registry)

@@ -38,15 +38,25 @@ def run(recipe, overrides, max_steps, device, seed, resume, allow_changes, data_
                             console=err_console, allow_changes=allow_changes)
         report_run(result)
     except RunInterrupted as exc:  # a second Ctrl-C / SIGTERM: stopped at once; the message says what is on disk
+        leaving()
         err_console.print(escape(str(exc)), soft_wrap=True)
         sys.exit(exit_code(exc.signum))
     except KeyboardInterrupt:  # outside the loop (building, reading data, reporting): no checkpoint write under way
+        leaving()
         err_console.print("interrupted outside the training loop; no checkpoint was being written"
                           + (f" (the run had stopped at step {result.run.state.step}: {result.run_dir})"
                              if result is not None else ""), soft_wrap=True)
         sys.exit(130)
     if result.interrupted is not None:
+        leaving()
         sys.exit(exit_code(result.interrupted))
+
+
+def leaving() -> None:
+    """The process is leaving after an interrupt: one more Ctrl-C would only interrupt the interpreter's own
+    shutdown (a KeyboardInterrupt in an atexit callback of torch, printed as a traceback). Ignore it."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def report_run(result) -> None:

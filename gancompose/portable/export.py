@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from gancompose.version import __version__
-from gancompose.checkpoint import NETWORK_FORMAT, atomic_save
+from gancompose.checkpoint import NETWORK_FORMAT, atomic_save, require_finite
 from gancompose.errors import CheckpointError
 from gancompose.portable.load import NetworkInfo, network_from_checkpoint
 from gancompose.registry import Registry, default_registry
@@ -36,6 +36,7 @@ def export_network(checkpoint: str | Path, output: str | Path, *, network: str |
         if half and t.is_floating_point():
             t = t.to(torch.float16)
         tensors[f"networks.{info.name}.{key}"] = t.contiguous()
+    require_finite(tensors, ck.path, "exporting it would pass them on", hint="export an earlier checkpoint of the run")
     info.dtype = "float16" if half else "float32"
     path = atomic_save(tensors, output, network_metadata(info))
     info.path = path
