@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from conftest import ROOT
 from gancompose.cli import cli
 from gancompose.recipe import load_recipe
 
@@ -413,3 +414,20 @@ def test_run_reports_the_performance_line_and_a_compile_fallback_once(tmp_path):
     assert out.count("torch.compile: discriminator runs eager from now on") == 1
     assert out.count("torch.compile: generator runs eager from now on") == 1
     assert "BackendCompilerFailed" in out and "done at step 3" in out
+
+
+def test_validate_does_not_import_dynamo_and_leaves_torch_as_it_was():
+    """validate and explain build the optimizers without importing torch._dynamo (about a second of CPU, most of
+    what validate cost beyond importing torch: bench/cli_startup.py); torch's shim is restored after, so an
+    optimizer built for training in the same process imports dynamo as torch means it to."""
+    code = ("import sys\n"
+            "from gancompose.commands.check import build_for_inspection\n"
+            f"build_for_inspection({str(ROOT / 'recipes' / 'vanilla_gan_ring.toml')!r}, ())\n"
+            "assert 'torch._dynamo' not in sys.modules, 'validate imported dynamo'\n"
+            "import torch\n"
+            "fn = torch.optim.Optimizer.add_param_group.__wrapped__\n"
+            "assert '__dynamo_disable' not in vars(fn)\n"
+            "torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])\n"
+            "assert 'torch._dynamo' in sys.modules and vars(fn)['__dynamo_disable'] is not fn\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]

@@ -1,6 +1,10 @@
 """``gancompose validate`` and ``gancompose explain``: a recipe built on the CPU without a data stream."""
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
+from typing import Iterator
+
 from rich.markup import escape
 
 from gancompose.commands.context import err_console, load, out_console
@@ -10,7 +14,27 @@ def build_for_inspection(recipe: str, overrides: tuple[str, ...]):
     """Load and build a recipe on the CPU without a data stream: what validate and explain look at."""
     import torch
     from gancompose.builder import build_run
-    return build_run(load(recipe, overrides), with_data=False, device=torch.device("cpu"), stand_in=True)
+    with optimizers_without_dynamo():
+        return build_run(load(recipe, overrides), with_data=False, device=torch.device("cpu"), stand_in=True)
+
+
+@contextmanager
+def optimizers_without_dynamo() -> Iterator[None]:
+    """Build optimizers without importing ``torch._dynamo``, about a second of CPU time, most of what validate
+    costs beyond importing torch. Torch wraps ``Optimizer.add_param_group`` in a shim that imports dynamo on its
+    first call, to keep dynamo from tracing it; a recipe built to be inspected is never compiled, so while it is
+    built the shim calls the function directly. Afterwards the shim is as torch left it: the next optimizer built
+    for training imports dynamo as usual. Where torch's shim is not the one expected, nothing is changed."""
+    import torch
+    fn = getattr(torch.optim.Optimizer.add_param_group, "__wrapped__", None)
+    if "torch._dynamo" in sys.modules or fn is None or "__dynamo_disable" in vars(fn):
+        yield
+        return
+    fn.__dynamo_disable = fn
+    try:
+        yield
+    finally:
+        del fn.__dynamo_disable
 
 
 def say_what_is_missing(run_) -> None:
