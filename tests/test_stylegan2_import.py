@@ -143,7 +143,8 @@ def test_a_malicious_pickle_is_refused_and_runs_nothing(tmp_path, make):
 def test_the_persistence_source_is_recorded_not_executed():
     snap = read_snapshot(FIX / "uncond.pkl")
     g = snap.network("G_ema")
-    assert g.class_name == "Generator" and "class SynthesisLayer" in g.module_src
+    # the fixtures carry a notice where a real snapshot carries the official source (tests/fixtures/stylegan2/README.md)
+    assert g.class_name == "Generator" and "embedded here by torch_utils.persistence" in g.module_src
     assert "training" not in __import__("sys").modules or not hasattr(__import__("sys").modules["training"], "networks")
     assert snap.objects["augment_pipe"] is None and snap.objects["training_set_kwargs"]["resolution"] == 16
 
