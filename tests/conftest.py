@@ -175,6 +175,8 @@ SLOW = (
     "tests/test_compare.py::test_sigterm_marks_the_run_interrupted_and_the_next_sweep_finishes_only_it",  # 2 sweeps
     "tests/test_compare.py::test_the_ray_executor_on_a_local_ray_instance",  # starts a Ray instance
     "tests/test_compare.py::test_a_sweep_on_ray",
+    # the official StyleGAN2-ADA code at full size (skipped, saying so, without GANCOMPOSE_STYLEGAN2_ADA_CODE)
+    "tests/test_stylegan2_import.py::test_the_official_configurations_at_full_size_import_exactly",
 )
 
 
