@@ -74,14 +74,18 @@ def convert_checked(source: Path, state: dict[str, torch.Tensor], reference: tor
 
 
 def write_imported(output: str | Path, state: dict[str, torch.Tensor], *, block: str, settings: dict[str, Any],
-                   name: str, input_shape: tuple[int, ...], sample_shape: tuple[int, ...], params: int,
-                   source: dict[str, Any]) -> Path:
+                   name: str, channels: tuple[int, int], image_size: int, params: int, source: Path, fmt: str,
+                   code: str, layout: str, dropped: list[str]) -> Path:
     """A converted image-to-image network as a gancompose network file: the block and its ``settings`` (the
-    network's recipe table, ``input = "data"``), its shapes, and where its weights came from (``source``: the
-    format, the reference code, the file and its sha256, what was dropped, the reference layout)."""
+    network's recipe table, ``input = "data"``), its (in, out) ``channels`` at ``image_size``, and where its weights
+    came from (the format ``fmt``, the reference ``code``, the ``source`` file and its sha256, the keys ``dropped``,
+    the reference module tree ``layout``)."""
     from gancompose.portable.export import write_network_file
     from gancompose.portable.load import NetworkInfo
+    from gancompose.weights_file import sha256_of
     info = NetworkInfo(path=Path(output), name=name, spec={"type": block, "input": "data", **settings},
-                       input_shape=input_shape, sample_shape=sample_shape, latent=None, weights="imported",
-                       source=source)
+                       input_shape=(channels[0], image_size, image_size),
+                       sample_shape=(channels[1], image_size, image_size), latent=None, weights="imported",
+                       source={"format": fmt, "code": code, "file": source.name, "sha256": sha256_of(source),
+                               "dropped": dropped, "layout": layout})
     return write_network_file(output, state, info, params=str(params), block=block)

@@ -21,7 +21,7 @@ import torch
 
 from gancompose.errors import CheckpointError
 from gancompose.portable.convert import ImportResult, convert_checked, stale_instance_norm_statistics, write_imported
-from gancompose.weights_file import read_pth_state_dict, sha256_of
+from gancompose.weights_file import read_pth_state_dict
 from gancompose_cycle.reference import OfficialResnetGenerator, ResnetGenerator
 
 BLOCK = "resnet_generator"
@@ -125,9 +125,7 @@ def import_cyclegan(source: str | Path, output: str | Path, *, name: str = "gene
     state, cfg, dropped, diff = convert(source, verify=verify)
     params = sum(p.numel() for p in cfg.gancompose().parameters())
     path = write_imported(output, state, block=BLOCK, settings=asdict(cfg), name=name, params=params,
-                          input_shape=(cfg.in_channels, image_size, image_size),
-                          sample_shape=(cfg.out_channels, image_size, image_size),
-                          source={"format": "cyclegan", "code": SOURCE, "file": source.name,
-                                  "sha256": sha256_of(source), "dropped": dropped,
-                                  "layout": "gancompose_cycle.reference.ResnetGenerator"})
+                          channels=(cfg.in_channels, cfg.out_channels), image_size=image_size, source=source,
+                          fmt="cyclegan", code=SOURCE, layout="gancompose_cycle.reference.ResnetGenerator",
+                          dropped=dropped)
     return ImportResult(path, cfg, params, len(state), dropped, diff)

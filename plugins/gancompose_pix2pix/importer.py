@@ -21,7 +21,7 @@ import torch
 
 from gancompose.errors import CheckpointError
 from gancompose.portable.convert import ImportResult, convert_checked, stale_instance_norm_statistics, write_imported
-from gancompose.weights_file import read_pth_state_dict, sha256_of
+from gancompose.weights_file import read_pth_state_dict
 from gancompose_pix2pix.networks import UnetGenerator
 from gancompose_pix2pix.reference import OfficialUnetGenerator, official_level_paths
 
@@ -128,9 +128,7 @@ def import_pix2pix(source: str | Path, output: str | Path, *, name: str = "gener
                               f"{cfg.num_downs} levels takes sizes divisible by {2 ** cfg.num_downs}")
     params = sum(p.numel() for p in cfg.gancompose().parameters())
     path = write_imported(output, state, block=BLOCK, settings=asdict(cfg), name=name, params=params,
-                          input_shape=(cfg.in_channels, image_size, image_size),
-                          sample_shape=(cfg.out_channels, image_size, image_size),
-                          source={"format": "pix2pix", "code": SOURCE, "file": source.name,
-                                  "sha256": sha256_of(source), "dropped": dropped,
-                                  "layout": "gancompose_pix2pix.reference.OfficialUnetGenerator"})
+                          channels=(cfg.in_channels, cfg.out_channels), image_size=image_size, source=source,
+                          fmt="pix2pix", code=SOURCE, layout="gancompose_pix2pix.reference.OfficialUnetGenerator",
+                          dropped=dropped)
     return ImportResult(path, cfg, params, len(state), dropped, diff)
