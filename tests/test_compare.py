@@ -393,3 +393,27 @@ def test_compare_comes_from_its_plugin():
     from gancompose_compare.command import compare as command
     assert cli.get_command(None, "compare") is command
     assert "compare" in invoke("--help").output
+
+
+def test_a_plugin_declares_reference_rows_with_a_file_in_its_package(tmp_path, monkeypatch):
+    """Every loaded plugin's references.toml joins the reports (this plugin's PacGAN rows are one such file), so a
+    family published as a package ships its paper's table without a flag."""
+    import importlib
+    from gancompose.registry import build_registry
+    from gancompose_compare.report import load_references, matches
+    pkg = tmp_path / "refplugin"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "references.toml").write_text('[[reference]]\nlabel = "Mine (paper, Table 2)"\nn = 5\n'
+                                         'match = { "data.type" = "gaussian_mixture", "data.layout" = "ring" }\n'
+                                         'values = { "mode_coverage/modes" = 7.5 }\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg = build_registry({"refplugin": importlib.import_module("refplugin"),
+                          "compare": importlib.import_module("gancompose_compare")}, entry_points=False)
+    rows = load_references(registry=reg)
+    assert [r["file"] for r in rows].count("refplugin/references.toml") == 1
+    assert any(r["label"] == "PacGAN4 (PacGAN Table 1)" for r in rows)  # the compare plugin's own, the same way
+    from gancompose.recipe import load_recipe
+    from conftest import ROOT
+    ring = load_recipe(ROOT / "recipes" / "wgangp_ring.toml")
+    assert matches(next(r for r in rows if r["label"] == "Mine (paper, Table 2)"), ring)

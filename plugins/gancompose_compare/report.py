@@ -62,10 +62,31 @@ def fmt_mean_std(mean: float, std: float) -> str:
 
 
 # ------------------------------------------------------------------------------------------- references
-def load_references(extra_files: Sequence[Path] = ()) -> list[dict]:
+def plugin_reference_files(registry=None) -> list[tuple[str, Path]]:
+    """``references.toml`` at the top of every loaded plugin's package (this plugin's PacGAN rows, a third-party
+    family's paper table), as ``(module/references.toml, path)``, in the registry's order of modules."""
+    import importlib.util
+    from gancompose.registry import default_registry
+    out = []
+    for module in (registry or default_registry()).modules:
+        try:
+            spec = importlib.util.find_spec(module)
+        except (ImportError, ValueError):  # a plugin that fails to import is reported by the registry
+            continue
+        for entry in (spec.submodule_search_locations or []) if spec is not None else []:
+            path = Path(entry) / "references.toml"
+            if path.is_file():
+                out.append((f"{module}/references.toml", path))
+                break
+    return out
+
+
+def load_references(extra_files: Sequence[Path] = (), registry=None) -> list[dict]:
+    """Reference rows: those the loaded plugins ship (:func:`plugin_reference_files`), then ``--reference``
+    files."""
     from gancompose.recipe.load import tomllib
     from gancompose_compare.sweep import CompareError
-    texts = [("gancompose_compare/references.toml", (Path(__file__).parent / "references.toml").read_text())]
+    texts = [(where, path.read_text(encoding="utf-8")) for where, path in plugin_reference_files(registry)]
     for f in extra_files:
         try:
             texts.append((str(f), Path(f).read_text(encoding="utf-8")))

@@ -424,7 +424,7 @@ def compare_command(recipes: Sequence[str], settings: Settings, report_dir: Path
     from gancompose_compare.executors import available_cores, make_executor
     report_dir = Path(report_dir)
     entries = prepare(recipes, settings, report_dir.resolve(), registry)
-    refs = report.load_references(references)
+    refs = report.load_references(references, registry)
     make_report_dir(report_dir)
     with Lock(report_dir):
         plans = plan(entries, settings)
