@@ -26,7 +26,7 @@ def optimizers_without_dynamo() -> Iterator[None]:
     built the shim calls the function directly. Afterwards the shim is as torch left it: the next optimizer built
     for training imports dynamo as usual. Where torch's shim is not the one expected, nothing is changed."""
     import torch
-    fn = getattr(torch.optim.Optimizer.add_param_group, "__wrapped__", None)
+    fn = vars(torch.optim.Optimizer.add_param_group).get("__wrapped__")  # (functools.wraps puts it there)
     if "torch._dynamo" in sys.modules or fn is None or "__dynamo_disable" in vars(fn):
         yield
         return
