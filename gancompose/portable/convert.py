@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import torch
 
@@ -46,14 +46,18 @@ def stale_instance_norm_statistics(state: dict[str, torch.Tensor]) -> list[str]:
     return [k for k in state if k.rsplit(".", 1)[-1] in NORM_STATISTICS]
 
 
+class Converted(NamedTuple):
+    state: dict[str, torch.Tensor]  #: the block's state dict (contiguous tensors)
+    params: int  #: the block's parameter count
+    max_abs_diff: float | None  #: the probe's difference (None when not verified)
+
+
 def convert_checked(source: Path, state: dict[str, torch.Tensor], reference: torch.nn.Module,
                     ours: torch.nn.Module, rename: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]],
-                    probe_shape: tuple[int, ...], *, what: str,
-                    verify: bool = True) -> tuple[dict[str, torch.Tensor], float | None]:
+                    probe_shape: tuple[int, ...], *, what: str, verify: bool = True) -> Converted:
     """``state`` loaded strictly into ``reference`` (the other project's module tree; a mismatch is refused naming
     ``what``), renamed by ``rename`` and loaded strictly into ``ours``; with ``verify``, both run in eval mode on a
-    seeded probe of ``probe_shape`` in [-1, 1] and a difference over :data:`TOLERANCE` is refused. Returns our
-    state dict (contiguous tensors) and the difference (None without ``verify``)."""
+    seeded probe of ``probe_shape`` in [-1, 1] and a difference over :data:`TOLERANCE` is refused."""
     try:
         reference.load_state_dict(state, strict=True)
     except RuntimeError as exc:
@@ -70,7 +74,8 @@ def convert_checked(source: Path, state: dict[str, torch.Tensor], reference: tor
         if diff > TOLERANCE:
             raise CheckpointError(f"the converted network differs from the official {what} by {diff:g}: a bug in "
                                   "the importer, please report it")
-    return {k: v.detach().contiguous() for k, v in ours.state_dict().items()}, diff
+    return Converted({k: v.detach().contiguous() for k, v in ours.state_dict().items()},
+                     sum(p.numel() for p in ours.parameters()), diff)
 
 
 def write_imported(output: str | Path, state: dict[str, torch.Tensor], *, block: str, settings: dict[str, Any],

@@ -20,7 +20,8 @@ from pathlib import Path
 import torch
 
 from gancompose.errors import CheckpointError
-from gancompose.portable.convert import ImportResult, convert_checked, stale_instance_norm_statistics, write_imported
+from gancompose.portable.convert import (Converted, ImportResult, convert_checked, stale_instance_norm_statistics,
+                                         write_imported)
 from gancompose.weights_file import read_pth_state_dict
 from gancompose_cycle.reference import OfficialResnetGenerator, ResnetGenerator
 
@@ -107,25 +108,25 @@ def detect(state: dict[str, torch.Tensor], path: Path) -> tuple[Config, list[str
 
 
 # ------------------------------------------------------------------------------- import
-def convert(source: str | Path, *, verify: bool = True) -> tuple[dict[str, torch.Tensor], Config, list[str], float | None]:
+def convert(source: str | Path, *, verify: bool = True) -> tuple[Converted, Config, list[str]]:
     """The official state dict renamed to the resnet_generator layout, checked against both module trees."""
     source = Path(source)
     state = read_pth_state_dict(source)
     cfg, dropped = detect(state, source)
     state = {k: v for k, v in state.items() if k not in dropped}
-    ours, diff = convert_checked(source, state, cfg.official(), cfg.gancompose(), lambda s: rename(s, cfg),
+    converted = convert_checked(source, state, cfg.official(), cfg.gancompose(), lambda s: rename(s, cfg),
                                  (1, cfg.in_channels, 64, 64), what=f"ResnetGenerator ({cfg})", verify=verify)
-    return ours, cfg, dropped, diff
+    return converted, cfg, dropped
 
 
 def import_cyclegan(source: str | Path, output: str | Path, *, name: str = "generator", image_size: int = 256,
                     verify: bool = True) -> ImportResult:
     """Convert an official CycleGAN ResnetGenerator file into a gancompose network file at ``output``."""
     source = Path(source)
-    state, cfg, dropped, diff = convert(source, verify=verify)
-    params = sum(p.numel() for p in cfg.gancompose().parameters())
-    path = write_imported(output, state, block=BLOCK, settings=asdict(cfg), name=name, params=params,
+    converted, cfg, dropped = convert(source, verify=verify)
+    path = write_imported(output, converted.state, block=BLOCK, settings=asdict(cfg), name=name,
+                          params=converted.params,
                           channels=(cfg.in_channels, cfg.out_channels), image_size=image_size, source=source,
                           fmt="cyclegan", code=SOURCE, layout="gancompose_cycle.reference.ResnetGenerator",
                           dropped=dropped)
-    return ImportResult(path, cfg, params, len(state), dropped, diff)
+    return ImportResult(path, cfg, converted.params, len(converted.state), dropped, converted.max_abs_diff)

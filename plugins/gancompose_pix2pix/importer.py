@@ -20,7 +20,8 @@ from pathlib import Path
 import torch
 
 from gancompose.errors import CheckpointError
-from gancompose.portable.convert import ImportResult, convert_checked, stale_instance_norm_statistics, write_imported
+from gancompose.portable.convert import (Converted, ImportResult, convert_checked, stale_instance_norm_statistics,
+                                         write_imported)
 from gancompose.weights_file import read_pth_state_dict
 from gancompose_pix2pix.networks import UnetGenerator
 from gancompose_pix2pix.reference import OfficialUnetGenerator, official_level_paths
@@ -105,7 +106,7 @@ def detect(state: dict[str, torch.Tensor], path: Path, use_dropout: bool = True)
 
 # ------------------------------------------------------------------------------- import
 def convert(source: str | Path, *, use_dropout: bool = True,
-            verify: bool = True) -> tuple[dict[str, torch.Tensor], Config, list[str], float | None]:
+            verify: bool = True) -> tuple[Converted, Config, list[str]]:
     """The official state dict renamed to the unet_generator layout, checked against both module trees (on the
     smallest image every level takes: a 1x1 bottleneck)."""
     source = Path(source)
@@ -113,22 +114,22 @@ def convert(source: str | Path, *, use_dropout: bool = True,
     cfg, dropped = detect(state, source, use_dropout)
     state = {k: v for k, v in state.items() if k not in dropped}
     size = 2 ** cfg.num_downs
-    ours, diff = convert_checked(source, state, cfg.official(), cfg.gancompose(), lambda s: rename(s, cfg),
+    converted = convert_checked(source, state, cfg.official(), cfg.gancompose(), lambda s: rename(s, cfg),
                                  (1, cfg.in_channels, size, size), what=f"UnetGenerator ({cfg})", verify=verify)
-    return ours, cfg, dropped, diff
+    return converted, cfg, dropped
 
 
 def import_pix2pix(source: str | Path, output: str | Path, *, name: str = "generator", image_size: int = 256,
                    use_dropout: bool = True, verify: bool = True) -> ImportResult:
     """Convert an official pix2pix UnetGenerator file into a gancompose network file at ``output``."""
     source = Path(source)
-    state, cfg, dropped, diff = convert(source, use_dropout=use_dropout, verify=verify)
+    converted, cfg, dropped = convert(source, use_dropout=use_dropout, verify=verify)
     if image_size % 2 ** cfg.num_downs:
         raise CheckpointError(f"--image-size {image_size} is not divisible by 2**{cfg.num_downs}: the U-Net of "
                               f"{cfg.num_downs} levels takes sizes divisible by {2 ** cfg.num_downs}")
-    params = sum(p.numel() for p in cfg.gancompose().parameters())
-    path = write_imported(output, state, block=BLOCK, settings=asdict(cfg), name=name, params=params,
+    path = write_imported(output, converted.state, block=BLOCK, settings=asdict(cfg), name=name,
+                          params=converted.params,
                           channels=(cfg.in_channels, cfg.out_channels), image_size=image_size, source=source,
                           fmt="pix2pix", code=SOURCE, layout="gancompose_pix2pix.reference.OfficialUnetGenerator",
                           dropped=dropped)
-    return ImportResult(path, cfg, params, len(state), dropped, diff)
+    return ImportResult(path, cfg, converted.params, len(converted.state), dropped, converted.max_abs_diff)
