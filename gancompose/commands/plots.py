@@ -160,7 +160,8 @@ def plot_run(run_dir: str | Path) -> dict[str, Path]:
         line_chart(losses, f"losses: {run_dir.parent.name}/{run_dir.name}").save(out["losses"])
     if metrics:
         out["metrics"] = plots / "metrics.png"
-        small_multiples({k: {k: v} for k, v in metrics.items()}, f"metrics: {run_dir.parent.name}/{run_dir.name}").save(out["metrics"])
+        panels = {k: {k: v} for k, v in metrics.items()}  # one line per panel
+        small_multiples(panels, f"metrics: {run_dir.parent.name}/{run_dir.name}").save(out["metrics"])
     out["summary"] = write_summary(run_dir, records, out)
     return out
 

@@ -37,13 +37,8 @@ def translate(checkpoint, direction, input_dir, output_dir, size, side_by_side, 
                           + "; --size N translates at another size", soft_wrap=True)
 
 
-def directions(recipe) -> dict[str, str]:
-    """Direction name -> network name, as the recipe's schedule declares them."""
-    return translations(recipe.schedule)
-
-
 def pick_network(run, direction: str) -> str:
-    named = directions(run.recipe)
+    named = translations(run.recipe.schedule)
     if direction in named:
         return named[direction]
     image_nets = [n for n, s in run.recipe.networks.items() if s.input == "data"
@@ -91,7 +86,7 @@ def _network(checkpoint: str | Path, direction: str | None, device: str) -> tupl
     from gancompose.runner import load_for_sampling
     run = load_for_sampling(checkpoint, device=device)
     if direction is None:
-        names = directions(run.recipe)
+        names = translations(run.recipe.schedule)
         raise GancomposeError("--direction is needed for a run checkpoint",
                               hint=f"use {' or '.join(names)}" if names else None)
     name = pick_network(run, direction)
@@ -115,11 +110,11 @@ def translate_folder(checkpoint: str | Path, direction: str | None, input_dir: s
     device_ = next(net.parameters()).device
     with torch.random.fork_rng(devices=[device_] if device_.type == "cuda" else []):
         torch.manual_seed(seed)
-        return _translate_files(name, net, in_shape, input_dir, output_dir, size, batch_size, side_by_side)
+        return _translate_files(name, net, in_shape, device_, input_dir, output_dir, size, batch_size, side_by_side)
 
 
-def _translate_files(name, net, in_shape, input_dir, output_dir, size, batch_size, side_by_side) -> TranslateResult:
-    device_ = next(net.parameters()).device
+def _translate_files(name, net, in_shape, device_, input_dir, output_dir, size, batch_size,
+                     side_by_side) -> TranslateResult:
     channels, height = in_shape[0], in_shape[1]
     size = size or height
     input_dir, output_dir = Path(input_dir), Path(output_dir)
@@ -135,8 +130,8 @@ def _translate_files(name, net, in_shape, input_dir, output_dir, size, batch_siz
             y = net(x).float().cpu()
         except RuntimeError as exc:
             raise GancomposeError(f"the {name!r} network cannot take {size}x{size} images: {str(exc).splitlines()[0]}",
-                                  hint="pass --size with a size it takes (a fully convolutional generator takes multiples of its "
-                                       "downsampling factor)") from None
+                                  hint="pass --size with a size it takes (a fully convolutional generator takes "
+                                       "multiples of its downsampling factor)") from None
         for f, src, out in zip(chunk, x.cpu(), y):
             dest = (output_dir / f.relative_to(input_dir)).with_suffix(".png")
             dest.parent.mkdir(parents=True, exist_ok=True)
