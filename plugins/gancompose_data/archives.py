@@ -160,11 +160,15 @@ class FolderArchives:
         return (f"`gancompose data download {name} --root {r}`, or with the archive at hand "
                 f"`gancompose data prepare {name} --from {name}{self.suffix} --root {r}`")
 
-    def fetch_hint(self, name: str, dataset_root: str | Path) -> str:
-        """``run: ...`` for a dataset whose files are missing: the commands, given the dataset's own folder (its
-        parent when it is ``.../NAME``)."""
+    def commands_for(self, name: str, dataset_root: str | Path) -> str:
+        """:meth:`commands` for a dataset whose folder is ``dataset_root``: the ``--root`` is its parent when the
+        folder is ``.../NAME`` (where ``data download NAME`` puts the set), else the folder itself."""
         root = Path(dataset_root).expanduser()
-        return "run: " + self.commands(name, root.parent if root.name == name else root).replace("`", "")
+        return self.commands(name, root.parent if root.name == name else root)
+
+    def fetch_hint(self, name: str, dataset_root: str | Path) -> str:
+        """``run: ...`` for a dataset whose files are missing."""
+        return "run: " + self.commands_for(name, dataset_root).replace("`", "")
 
     def verify(self, name: str, folder: Path, *, what: str | Path | None = None,
                root: Path | None = None) -> dict[str, int]:
@@ -276,9 +280,7 @@ class FromArchive:
     name: ClassVar[str]
 
     def __init__(self, params, *args, **kwargs):
-        root = Path(params.root).expanduser()
-        self.prepare_hint = (f"fetch it with "
-                             f"{self.archives.commands(self.name, root.parent if root.name == self.name else root)}")
+        self.prepare_hint = f"fetch it with {self.archives.commands_for(self.name, params.root)}"
         super().__init__(params, *args, **kwargs)
 
     @classmethod
