@@ -63,6 +63,20 @@ class ContextView:
         return None
 
 
+class TranslationAdversarial:
+    """The generator's adversarial term on a generator-side view: ``loss.generator(D(fake), D(target_real))``,
+    the second only for a loss that reads real outputs (relativistic): a translation should pass for a real image
+    of its target. Views give ``fake``, ``target_real`` and ``discriminate``."""
+    name, weight, every = "adversarial", 1.0, 1
+
+    def __init__(self, loss):
+        self.loss = loss
+
+    def __call__(self, view) -> torch.Tensor:
+        real_out = view.discriminate(view.target_real) if self.loss.needs_real_for_generator else None
+        return self.loss.generator(view.discriminate(view.fake), real_out)
+
+
 class BoundTerm:
     """A term evaluated on a view: ``term(make_view(ctx))``, under its own log name and weight (the term's when
     not given); its interval and network are the term's."""

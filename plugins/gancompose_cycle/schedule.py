@@ -16,14 +16,13 @@ from pydantic import Field, NonNegativeInt
 
 from gancompose import RecipeError
 from gancompose.engine import Constraint, Phase, Schedule, ScheduleParams
-from gancompose.engine.views import BoundTerm
+from gancompose.engine.views import BoundTerm, TranslationAdversarial
 from gancompose.errors import did_you_mean
 
 from gancompose_cycle.pool import ImagePool
 from gancompose_cycle.translate import translation_grid
 from gancompose_core.schedules import DiscriminatorAdversarial
 
-from gancompose_cycle.terms import GeneratorAdversarial
 from gancompose_cycle.views import DiscriminatorView, GeneratorView
 
 ROLES = ("G_AB", "G_BA", "D_A", "D_B")
@@ -73,8 +72,8 @@ class Cycle(Schedule):
         gens, discs = (self.roles["G_AB"], self.roles["G_BA"]), (self.roles["D_A"], self.roles["D_B"])
         source_of = {self.roles["G_AB"]: "A", self.roles["G_BA"]: "B"}
         domain_of = {self.roles["D_A"]: "A", self.roles["D_B"]: "B"}
-        g_terms = [BoundTerm(GeneratorAdversarial(run.loss, f"adversarial_{self.roles[f'D_{t}']}"),
-                         lambda ctx, s=s: GeneratorView(ctx, self, s)) for s, t in (("A", "B"), ("B", "A"))]
+        g_terms = [BoundTerm(TranslationAdversarial(run.loss), lambda ctx, s=s: GeneratorView(ctx, self, s),
+                             f"adversarial_{self.roles[f'D_{t}']}") for s, t in (("A", "B"), ("B", "A"))]
         # the single pair's discriminator term, on each domain's view: D(real) and D(pooled fake); an adaptive
         # augmentation (ADA) on D_A or D_B observes D(real) there as it does in a single pair
         d_terms = [BoundTerm(DiscriminatorAdversarial(run.loss), lambda ctx, d=d: DiscriminatorView(ctx, self, d),

@@ -52,17 +52,4 @@ class Identity(_PairDistance):
         return self.distance(view.identity, view.target_real)
 
 
-class GeneratorAdversarial:
-    """loss.generator(D_target(G(x))) for one direction."""
-    every = 1
-
-    def __init__(self, loss, name: str):
-        self.loss, self.name, self.weight = loss, name, 1.0
-
-    def __call__(self, view) -> torch.Tensor:
-        real_out = (view.discriminate(view.target_real)
-                    if self.loss.needs_real_for_generator else None)
-        return self.loss.generator(view.discriminate(view.fake), real_out)
-
-
 REGULARIZERS = [("cycle_consistency", CycleConsistency, PairTermParams), ("identity", Identity, PairTermParams)]

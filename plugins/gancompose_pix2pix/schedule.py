@@ -19,11 +19,11 @@ from pydantic import Field
 from gancompose import RecipeError
 from gancompose.data import DataStandIn
 from gancompose.engine import Constraint, Phase, Schedule, ScheduleParams
-from gancompose.engine.views import BoundTerm
+from gancompose.engine.views import BoundTerm, TranslationAdversarial
 from gancompose.errors import did_you_mean
 
 from gancompose_pix2pix.terms import (DiscriminatorView, GeneratorView, PairDiscriminatorAdversarial,
-                                      PairGeneratorAdversarial, PairReconstruction)
+                                      PairReconstruction)
 
 
 class PairedParams(ScheduleParams):
@@ -99,7 +99,7 @@ class Paired(Schedule):
                               absolute=True, hint="remove the augment key (paired augmentation is not supported)")
 
         g, d = p.generator, p.discriminator
-        g_terms = [BoundTerm(PairGeneratorAdversarial(run.loss), lambda ctx: GeneratorView(ctx, self))]
+        g_terms = [BoundTerm(TranslationAdversarial(run.loss), lambda ctx: GeneratorView(ctx, self))]
         d_terms = [BoundTerm(PairDiscriminatorAdversarial(run.loss), lambda ctx: DiscriminatorView(ctx, self),
                          weight=p.discriminator_weight)]
         g_constraints, d_constraints = [], []

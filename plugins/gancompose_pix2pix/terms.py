@@ -109,19 +109,6 @@ class PairDiscriminatorAdversarial:
         return self.loss.discriminator(real_out, fake_out)
 
 
-class PairGeneratorAdversarial:
-    """loss.generator(D(G(A) | A)): G(A) should pass for B given A (official loss_G_GAN)."""
-    name, weight, every = "adversarial", 1.0, 1
-
-    def __init__(self, loss):
-        self.loss = loss
-
-    def __call__(self, view) -> torch.Tensor:
-        real_out = (view.discriminate(view.target_real)
-                    if self.loss.needs_real_for_generator else None)
-        return self.loss.generator(view.discriminate(view.fake), real_out)
-
-
 class PairReconstructionParams(RegularizerParams):
     network: str = Field(description="the generator of the pair (e.g. 'G'): the term joins its phase")
     distance: Literal["l1", "l2", "smooth_l1"] = Field("l1", description="mean distance between G(A) and B "
