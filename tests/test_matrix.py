@@ -92,7 +92,10 @@ def test_every_family_trains_with_every_discriminator_regularizer(family, reg, t
     plain = build_run(validate_recipe(_raw(family, tmp_path)))
     d = plain.networks[FAMILIES[family][1][-1]]
     if not any(is_normalized(m) for _, m in weighted_layers(d)):
-        _train_two_steps(raw)
+        run = _train_two_steps(raw)
+        # the constraint took effect: every parameter of the regularized critic is within the clip
+        clip = run.regularizers[-1].clip
+        assert all(p.abs().max() <= clip for p in run.networks[FAMILIES[family][1][-1]].parameters()), family
         return
     with pytest.raises(RecipeError, match="spectrally normalized") as err:
         build_run(validate_recipe(raw))
