@@ -54,9 +54,12 @@ def run(recipe, overrides, max_steps, device, seed, resume, allow_changes, data_
 
 def leaving() -> None:
     """The process is leaving after an interrupt: one more Ctrl-C would only interrupt the interpreter's own
-    shutdown (a KeyboardInterrupt in an atexit callback of torch, printed as a traceback). Ignore it."""
+    shutdown (a KeyboardInterrupt in an atexit callback of torch, printed as a traceback). It is ignored from the
+    start of that shutdown: an atexit callback registered now runs before torch's, registered at import. A caller
+    that goes on in the same process (a CliRunner, a notebook) keeps its own handler."""
+    import atexit
     import signal
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    atexit.register(signal.signal, signal.SIGINT, signal.SIG_IGN)
 
 
 def report_run(result) -> None:
