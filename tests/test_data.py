@@ -569,3 +569,22 @@ def test_image_folder_augmentation_is_exact_on_resume_with_workers(tmp_path: Pat
     for workers in (0, 2):
         again = BatchStream(ds, 4, seed=5, device=cpu, num_workers=workers, epoch=1, position=4)
         assert torch.equal(again.next()["image"], batches[3])
+
+
+def test_in_memory_batches_are_the_epoch_order_and_resume_exactly():
+    """A dataset that gathers a batch at once (get_batch) gets slices of the epoch's index tensor: the same
+    samples, in the same order, as the sampler's index lists, across an epoch's end and from a resumed position;
+    on the run's device the batch is the dataset's own (no copy)."""
+    from gancompose.data import BatchStream
+    from gancompose_data.mixtures import GaussianMixtureDataset, GaussianMixtureParams
+    ds = GaussianMixtureDataset(GaussianMixtureParams(layout="ring", size=10))
+    cpu = torch.device("cpu")
+    stream = BatchStream(ds, 4, seed=3, device=cpu)
+    got = [stream.next() for _ in range(5)]  # 2 batches per epoch: 2.5 epochs
+    order = [stream.sampler.items(e) for e in range(3)]
+    expected = [order[e][b * 4:(b + 1) * 4] for e in range(3) for b in range(2)][:5]
+    for batch, idx in zip(got, expected):
+        assert torch.equal(batch["image"], ds.data[idx]) and torch.equal(batch["label"], ds.labels[idx])
+    resumed = BatchStream(ds, 4, seed=3, device=cpu, epoch=1, position=4)
+    assert torch.equal(resumed.next()["image"], got[3]["image"])
+    assert stream.state() == (2, 4)

@@ -216,6 +216,22 @@ def test_losses_are_read_once_per_interval_and_equal_the_per_step_values(tmp_pat
     assert all(isinstance(v, torch.Tensor) for v in logs._sums.values())
 
 
+def test_logged_values_are_folded_in_bounded_memory_and_their_means_are_exact():
+    """A step appends its values (no device op per value); every FOLD_EVERY values of a key they are summed,
+    so a run that never reads its logs holds a bounded number of tensors, and the means are those of all."""
+    logs = StepLogs()
+    n = 3 * StepLogs.FOLD_EVERY + 17
+    for i in range(n):
+        logs.add("d/adversarial", torch.tensor(float(i)))
+        logs.add("g/adversarial", torch.tensor(2.0, dtype=torch.bfloat16))
+        assert len(logs._recent["d/adversarial"]) < StepLogs.FOLD_EVERY
+    means = logs.means()
+    assert means["d/adversarial"] == pytest.approx((n - 1) / 2, rel=1e-6)
+    assert means["g/adversarial"] == 2.0
+    logs.reset()
+    assert logs.means() == {}
+
+
 # ------------------------------------------------------------------------------------ input pipeline
 @pytest.mark.parametrize("recipe", ["dcgan_shapes.toml", "vanilla_gan_ring.toml"])
 def test_in_memory_data_staged_on_a_device_gives_the_same_batches(tmp_path, recipe):

@@ -127,7 +127,7 @@ class Run:
             z = torch.randn(n, spec.dim, device=device, generator=generator)
         else:
             z = torch.rand(n, spec.dim, device=device, generator=generator) * 2 - 1
-        return z.to(self.device)
+        return z if generator is None else z.to(self.device)  # (a generator may live on another device)
 
     # -------------------------------------------------------------------- schedules, EMA
     @property
@@ -160,11 +160,13 @@ class Run:
             for group in self.optimizers[name].param_groups:
                 group["lr"] = group["initial_lr"] * factor
 
-    @torch.no_grad()
     def update_ema(self, step: int) -> None:
         spec = self.recipe.train.ema
-        if spec is None:
-            return
+        if spec is not None:  # (no no_grad context entered at every step of a run without EMA)
+            with torch.no_grad():
+                self._update_ema(spec, step)
+
+    def _update_ema(self, spec, step: int) -> None:
         src, dst = self.networks[spec.network], self.ema[spec.network]
         sp, dp = list(src.parameters()), list(dst.parameters())
         if step < spec.start_step:

@@ -39,20 +39,26 @@ class EpochBatchSampler(Sampler[list]):
         # that fits gives the same order as before, and a large one no longer overflows
         return torch.Generator().manual_seed((self.seed * 1_000_003 + epoch) % 2 ** 64)
 
-    def items(self, epoch: int) -> list:
-        """The epoch's items in order: indices, or (index, seed) pairs for a dataset with seeded items."""
+    def items(self, epoch: int, as_tensor: bool = False) -> list | torch.Tensor:
+        """The epoch's items in order: indices, or (index, seed) pairs for a dataset with seeded items;
+        ``as_tensor``: the indices as one tensor (no list of Python ints to build and convert back per batch)."""
         g = self._generator(epoch)
-        perm = torch.randperm(self.n, generator=g).tolist()
+        perm = torch.randperm(self.n, generator=g)
         if not self.seeded_items:
-            return perm
+            return perm if as_tensor else perm.tolist()
         seeds = torch.randint(0, 2 ** 62, (self.n,), generator=g).tolist()
-        return list(zip(perm, seeds))
+        return list(zip(perm.tolist(), seeds))
 
     def __len__(self) -> int:
         return (self.n - self.start) // self.batch_size  # start: samples already taken in this epoch
 
     def __iter__(self) -> Iterator[list]:
-        items = self.items(self.epoch)
+        return self.batches()
+
+    def batches(self, as_tensor: bool = False) -> Iterator[list | torch.Tensor]:
+        """The batches from the current position on; ``as_tensor`` (datasets without seeded items): each a
+        slice of the epoch's index tensor, for a dataset that gathers a batch at once (``get_batch``)."""
+        items = self.items(self.epoch, as_tensor and not self.seeded_items)
         rank, world = self.part
         k = self.batch_size // world
         for b in range(self.start, self.n - self.batch_size + 1, self.batch_size):
@@ -70,8 +76,9 @@ class BatchStream:
         self.sampler = EpochBatchSampler(n, batch_size, seed, dataset.seeded_items, part)
         self.epoch, self.position = epoch, position
         self._direct = implements(dataset, "get_batch", Dataset)
-        if self._direct and device.type != "cpu":
-            dataset.stage(device)  # in-memory data gathered on the GPU: no per-batch host work or copy
+        #: get_batch gathers on the run's device: the CPU, or a GPU the data is staged on (no per-batch host work
+        #: or copy); its batches are returned as they are
+        self._on_device = self._direct and (device.type == "cpu" or bool(dataset.stage(device)))
         self._loader = None
         #: keys of uint8 images the loader delivers, scaled to [-1, 1] after the copy to the device
         self._uint8_keys: tuple[str, ...] = ()
@@ -93,7 +100,8 @@ class BatchStream:
     def _open(self) -> Iterator[Any]:
         self.sampler.epoch, self.sampler.start = self.epoch, self.position
         if self._direct:
-            return (self.dataset.get_batch(idx) for idx in self.sampler)  # type: ignore[attr-defined]
+            get = self.dataset.get_batch  # type: ignore[attr-defined]
+            return (get(idx) for idx in self.sampler.batches(as_tensor=True))
         return iter(self._loader)  # type: ignore[arg-type]
 
     def next(self, batch_size: int | None = None) -> dict[str, torch.Tensor]:
@@ -113,6 +121,8 @@ class BatchStream:
             self._it = self._open()
             batch = next(self._it)
         self.position += self.sampler.batch_size
+        if self._on_device:
+            return batch
         if not isinstance(batch, dict):
             batch = {"image": batch[0], "label": batch[1]} if isinstance(batch, (tuple, list)) else {"image": batch}
         nb = self.device.type == "cuda"

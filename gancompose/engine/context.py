@@ -28,22 +28,24 @@ def call(net: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor | None) -> 
 
 
 class StepContext:
-    def __init__(self, run, step: int, shared: dict[str, Any], reuse: tuple[str, ...] = (), log=None,
-                 trained: tuple[str, ...] = ()):
+    def __init__(self, run, step: int, shared: dict[str, Any], reuse: tuple[str, ...] = (),
+                 log: list | None = None, trained: tuple[str, ...] = (), phase: str = ""):
         self.run = run
         self.step = step
         self._shared = shared  # tensors cached across the phases of one step
         self._reuse = reuse
         self._cache: dict[str, Any] = {}
-        self._log = log
+        self._log = log  # the phase's (key, value) list: its terms' values, and what terms log()
+        self._phase = phase
         self._trained = trained  # the networks this phase's optimizers step
         self._replica_outputs: list = []  # outputs of DistributedDataParallel calls in this phase
+        self._roles: dict[str, torch.nn.Module] = {}  # role -> the network net(role) gave (looked up once)
 
     def log(self, name: str, value: torch.Tensor) -> None:
         """Log a value with the phase's losses (``PHASE/name`` in metrics.jsonl) without adding it to the loss:
         e.g. ADA's probability p. Kept on the device; read at the log interval like the losses."""
         if self._log is not None:
-            self._log(name, value.detach())
+            self._log.append((f"{self._phase}/{name}", value.detach()))
 
     # ----------------------------------------------------------------------------- networks
     def network(self, name: str) -> torch.nn.Module:
@@ -60,7 +62,10 @@ class StepContext:
 
     def net(self, role: str) -> torch.nn.Module:
         """The network playing ``role`` in the schedule (``"generator"``, ``"discriminator"``...)."""
-        return self.network(self.run.schedule.roles[role])
+        net = self._roles.get(role)
+        if net is None:
+            net = self._roles[role] = self.network(self.run.schedule.roles[role])
+        return net
 
     @staticmethod
     def eager():
@@ -76,6 +81,8 @@ class StepContext:
         gradients when every parameter used in the forward pass has one, which a term that differentiates only
         with respect to the input (R1 alone in its phase) does not give (StyleGAN2-ADA adds ``logits * 0`` for
         the same reason). Unchanged when nothing is replicated."""
+        if not self._replica_outputs:
+            return total
         touched = [t for out in self._replica_outputs for t in _tensors(out) if t.requires_grad]
         if not touched:
             return total

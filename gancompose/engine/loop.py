@@ -36,18 +36,22 @@ class Callback:
 
 
 class StepLogs:
-    """Loss values accumulated on the device (no host sync per step) and read out on demand."""
+    """Loss values kept on the device (no host sync per step) and read out on demand. A step only appends
+    detached tensors (no device op per value: on a GPU, no kernel launch); they are summed together every
+    :attr:`FOLD_EVERY` values of a key and when read."""
 
     def __init__(self, max_loss: float = 0.0) -> None:
-        self._sums: dict[str, torch.Tensor] = {}
-        self._counts: dict[str, int] = defaultdict(int)
+        self._sums: dict[str, torch.Tensor] = {}  # folded: the sum of the key's values before _recent's
+        self._counts: dict[str, int] = defaultdict(int)  # folded: how many values _sums holds
+        self._recent: dict[str, list[torch.Tensor]] = {}  # not folded yet
         self._first_bad: torch.Tensor | None = None  # on the device: the first step with a non-finite loss, or -1
         self._pending: list[tuple[int, torch.Tensor]] = []  # (step, total) not yet checked
         self.max_loss = float(max_loss or 0.0)  # train.max_loss: a larger |loss| is a fault too (0: no bound)
         #: phase name -> optimizer steps dropped in a row by train.on_nan = "skip" (0 after a step is taken)
         self.dropped_in_a_row: dict[str, int] = defaultdict(int)
 
-    #: phases' totals kept before they are checked together (bounds the memory of a run without log reads)
+    #: values (phases' totals; one key's losses) kept before they are folded together (bounds the memory
+    #: of a run without log reads)
     FOLD_EVERY = 256
 
     def watch(self, step: int, total: torch.Tensor) -> None:
@@ -82,11 +86,10 @@ class StepLogs:
         step = int(self._first_bad)
         if step < 0:
             return None
-        keys = list(self._sums)
-        means = torch.stack([self._sums[k].float() / self._counts[k] for k in keys]).tolist() if keys else []
-        bad = {k: v for k, v in zip(keys, means) if v != v or v in (float("inf"), float("-inf"))}
+        means = self.means()
+        bad = {k: v for k, v in means.items() if v != v or v in (float("inf"), float("-inf"))}
         if not bad and self.max_loss:  # finite, but beyond the bound: the interval's means that are
-            bad = {k: v for k, v in zip(keys, means) if abs(v) > self.max_loss} or dict(zip(keys, means))
+            bad = {k: v for k, v in means.items() if abs(v) > self.max_loss} or means
         return step, bad
 
     def clear_fault(self) -> None:
@@ -94,18 +97,27 @@ class StepLogs:
         self._pending.clear()
 
     def add(self, key: str, value: torch.Tensor) -> None:
-        value = value.detach()
-        if key in self._sums:
-            self._sums[key].add_(value)  # in place: no new tensor per step
-        else:
-            self._sums[key] = value.clone()
-        self._counts[key] += 1
+        recent = self._recent.get(key)
+        if recent is None:
+            recent = self._recent[key] = []
+        recent.append(value.detach())
+        if len(recent) >= self.FOLD_EVERY:
+            self._fold_values(key, recent)
+
+    def _fold_values(self, key: str, recent: list[torch.Tensor]) -> None:
+        total = torch.stack(recent).float().sum()
+        self._sums[key] = total if key not in self._sums else self._sums[key] + total
+        self._counts[key] += len(recent)
+        recent.clear()
 
     def means(self) -> dict[str, float]:
+        for key, recent in self._recent.items():
+            if recent:
+                self._fold_values(key, recent)
         if not self._sums:
             return {}
         keys = list(self._sums)
-        values = torch.stack([self._sums[k].float() / self._counts[k] for k in keys]).tolist()
+        values = torch.stack([self._sums[k] / self._counts[k] for k in keys]).tolist()
         return dict(zip(keys, values))
 
     def stalled(self, limit: int) -> list[str]:
@@ -115,6 +127,7 @@ class StepLogs:
     def reset(self) -> None:
         self._sums.clear()
         self._counts.clear()
+        self._recent.clear()
 
 
 class _GradSwitch:
@@ -128,6 +141,8 @@ class _GradSwitch:
         self.built = {name: [(p, p.requires_grad) for p in net.parameters()] for name, net in networks.items()}
 
     def set(self, frozen: Iterable[str]) -> None:
+        if not frozen and not self.frozen:  # (nothing frozen, nothing to freeze: most calls)
+            return
         frozen = set(frozen)
         for name in frozen ^ self.frozen:
             if name in frozen:  # the parameter list of the build, not a walk over the modules at every phase
@@ -145,6 +160,7 @@ def run_step(run, step: int, logs: StepLogs, grads: _GradSwitch) -> None:
     run.schedule.before_step(run)  # batch size, base learning rates, resolution... from run.state (progressive growing)
     run.apply_lr(step)
     shared: dict = {}
+    skip_bad = run.recipe.train.on_nan == "skip"
     for phase in run.schedule.phases(step):
         terms = [t for t in phase.terms if step % t.every == 0]
         if not terms:
@@ -153,7 +169,7 @@ def run_step(run, step: int, logs: StepLogs, grads: _GradSwitch) -> None:
         optimizers = [run.optimizers[name] for name in phase.optimizers]
         for _ in range(phase.repeat):
             ctx, total, values = _forward_backward(run, phase, terms, optimizers, step, shared)
-            if run.recipe.train.on_nan == "skip" and not _all_finite(total, optimizers, logs.max_loss):  # one sync
+            if skip_bad and not _all_finite(total, optimizers, logs.max_loss):  # one sync
                 for opt in optimizers:
                     opt.zero_grad(set_to_none=True)
                 run.skipped_steps += 1
@@ -184,8 +200,7 @@ def _forward_backward(run, phase, terms, optimizers, step: int, shared: dict):
         try:
             values: list = []
             keys: set = set()
-            ctx = StepContext(run, step, shared, phase.reuse, trained=phase.optimizers,
-                              log=lambda name, v, p=phase.name, out=values: out.append((f"{p}/{name}", v)))
+            ctx = StepContext(run, step, shared, phase.reuse, log=values, trained=phase.optimizers, phase=phase.name)
             total = None
             with run.autocast():
                 for term in terms:
