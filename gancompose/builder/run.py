@@ -94,11 +94,13 @@ class Run:
     @property
     def local_batch_size(self) -> int:
         """This process's share of :attr:`batch_size` (all of it outside torchrun)."""
-        return self.batch_size if self.dist is None else self.dist.share(self.batch_size)
+        n = self._batch_size or self.recipe.train.batch_size
+        return n if self.dist is None else self.dist.share(n)
 
     def next_batch(self) -> dict[str, torch.Tensor]:
-        batch = self.stream.next(self.batch_size)
-        self.state.images_seen += self.batch_size  # all processes' images (an unpaired batch has "A" and "B")
+        n = self.batch_size
+        batch = self.stream.next(n)
+        self.state.images_seen += n  # all processes' images (an unpaired batch has "A" and "B")
         if self.performance is not None and self.performance.channels_last:
             batch = {k: v.contiguous(memory_format=torch.channels_last) if v.dim() == 4 else v
                      for k, v in batch.items()}
@@ -116,17 +118,18 @@ class Run:
         return self.dataset.num_classes
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        device = generator.device if generator is not None else self.device
-        if generator is None and self.dist is not None:  # the same latents as one process with the whole batch
-            return self.dist.mine(self._draw_latent(n * self.dist.world, device, None))
-        return self._draw_latent(n, device, generator)
-
-    def _draw_latent(self, n: int, device, generator) -> torch.Tensor:
+        """``n`` latents of the recipe's distribution on the run's device (from ``generator`` when given). Under
+        torchrun, without a generator, every process draws all processes' latents and keeps its own share: the
+        same latents as one process with the whole batch."""
         spec = self.recipe.latent
+        world = 1 if generator is not None or self.dist is None else self.dist.world
+        device = self.device if generator is None else generator.device
         if spec.distribution == "normal":
-            z = torch.randn(n, spec.dim, device=device, generator=generator)
+            z = torch.randn(n * world, spec.dim, device=device, generator=generator)
         else:
-            z = torch.rand(n, spec.dim, device=device, generator=generator) * 2 - 1
+            z = torch.rand(n * world, spec.dim, device=device, generator=generator) * 2 - 1
+        if world > 1:
+            return self.dist.mine(z)
         return z if generator is None else z.to(self.device)  # (a generator may live on another device)
 
     # -------------------------------------------------------------------- schedules, EMA

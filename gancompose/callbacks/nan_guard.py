@@ -1,7 +1,7 @@
 """Numerical faults: a non-finite (NaN/Inf) loss or state stops the run, or rolls it back (``train.on_nan``).
 
 Detection costs no host sync per step: the loop keeps, on the device, the first step whose total loss was
-not finite or larger than ``train.max_loss`` (``StepLogs.watch``); this guard reads it every ``train.log_every``
+not finite or larger than ``train.max_loss`` (``StepLogs.record``); this guard reads it every ``train.log_every``
 steps, and before every checkpoint and at the end it also checks that every tensor a checkpoint would hold is
 finite: weights, buffers, EMA copies, optimizer states (Adam's ``exp_avg_sq`` overflows to Inf under huge finite
 gradients while the weights and losses stay finite), the schedule's state. One fused max-abs per device and dtype,

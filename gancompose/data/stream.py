@@ -100,8 +100,7 @@ class BatchStream:
     def _open(self) -> Iterator[Any]:
         self.sampler.epoch, self.sampler.start = self.epoch, self.position
         if self._direct:
-            get = self.dataset.get_batch  # type: ignore[attr-defined]
-            return (get(idx) for idx in self.sampler.batches(as_tensor=True))
+            return map(self.dataset.get_batch, self.sampler.batches(as_tensor=True))  # type: ignore[attr-defined]
         return iter(self._loader)  # type: ignore[arg-type]
 
     def next(self, batch_size: int | None = None) -> dict[str, torch.Tensor]:

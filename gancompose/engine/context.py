@@ -21,10 +21,12 @@ def call(net: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor | None) -> 
     """``net(x, labels)`` for a conditional network, ``net(x)`` otherwise."""
     if is_conditional(net):
         if labels is None:
-            raise RuntimeError("a conditional network was called without labels: condition the generator too, "
-                               "or use labelled data")
+            raise RuntimeError(_NO_LABELS)
         return net(x, labels)
     return net(x)
+
+
+_NO_LABELS = "a conditional network was called without labels: condition the generator too, or use labelled data"
 
 
 class StepContext:
@@ -39,7 +41,8 @@ class StepContext:
         self._phase = phase
         self._trained = trained  # the networks this phase's optimizers step
         self._replica_outputs: list = []  # outputs of DistributedDataParallel calls in this phase
-        self._roles: dict[str, torch.nn.Module] = {}  # role -> the network net(role) gave (looked up once)
+        #: role -> (the network net(role) gives, whether it takes labels): looked up once per phase
+        self._roles: dict[str, tuple[torch.nn.Module, bool]] = {}
 
     def log(self, name: str, value: torch.Tensor) -> None:
         """Log a value with the phase's losses (``PHASE/name`` in metrics.jsonl) without adding it to the loss:
@@ -62,10 +65,14 @@ class StepContext:
 
     def net(self, role: str) -> torch.nn.Module:
         """The network playing ``role`` in the schedule (``"generator"``, ``"discriminator"``...)."""
-        net = self._roles.get(role)
-        if net is None:
-            net = self._roles[role] = self.network(self.run.schedule.roles[role])
-        return net
+        return self._role(role)[0]
+
+    def _role(self, role: str) -> tuple[torch.nn.Module, bool]:
+        found = self._roles.get(role)
+        if found is None:
+            net = self.network(self.run.schedule.roles[role])
+            found = self._roles[role] = (net, is_conditional(net))
+        return found
 
     @staticmethod
     def eager():
@@ -90,11 +97,11 @@ class StepContext:
 
     @property
     def generator(self) -> torch.nn.Module:
-        return self.net("generator")
+        return self._role("generator")[0]
 
     @property
     def discriminator(self) -> torch.nn.Module:
-        return self.net("discriminator")
+        return self._role("discriminator")[0]
 
     @property
     def device(self) -> torch.device:
@@ -138,22 +145,31 @@ class StepContext:
     @property
     def fake_labels(self) -> torch.Tensor | None:
         """Classes the fake batch is generated for (uniform), or None when the generator is unconditional."""
-        if not is_conditional(self.generator):
+        if not self._role("generator")[1]:
             return None
         return self._cached("fake_labels", lambda: self.run.sample_labels(self.batch_size))
 
     @property
     def fake(self) -> torch.Tensor:
         """``generator(latent[, fake_labels])``, with its graph: detach it where the generator must not learn."""
-        return self._cached("fake", lambda: call(self.generator, self.latent, self.fake_labels))
+        return self._cached("fake", lambda: self._call("generator", self.latent, self.fake_labels))
 
     def discriminate(self, x: torch.Tensor, labels: torch.Tensor | None, role: str = "discriminator") -> torch.Tensor:
         """The discriminator's output for ``x``, given ``labels`` if it is conditional."""
-        return call(self.net(role), x, labels)
+        return self._call(role, x, labels)
+
+    def _call(self, role: str, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """:func:`call` on the role's network, with what the context knows of it already."""
+        net, conditional = self._role(role)
+        if not conditional:
+            return net(x)
+        if labels is None:
+            raise RuntimeError(_NO_LABELS)
+        return net(x, labels)
 
     def real_or_fake_labels(self, fake: bool) -> torch.Tensor | None:
         """Labels that go with ``ctx.fake`` (fake=True) or ``ctx.real``, None for unconditional discriminators."""
-        if not is_conditional(self.discriminator):
+        if not self._role("discriminator")[1]:
             return None
         return self.fake_labels if fake else self.labels
 

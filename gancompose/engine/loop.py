@@ -54,18 +54,11 @@ class StepLogs:
     #: of a run without log reads)
     FOLD_EVERY = 256
 
-    def watch(self, step: int, total: torch.Tensor) -> None:
-        """Note this phase's total loss for the finiteness check: kept as it is (no device work per step), checked
-        together with the others when the guard reads :meth:`fault` or every :attr:`FOLD_EVERY` phases."""
-        self._pending.append((step, total.detach()))
-        if len(self._pending) >= self.FOLD_EVERY:
-            self._fold()
-
     def _fold(self) -> None:
         """The first step whose total is non-finite (or beyond max_loss) among the pending ones, on the device."""
         if not self._pending:
             return
-        values = torch.stack([t.float() for _, t in self._pending])
+        values = torch.stack([t for _, t in self._pending]).float()  # (stack promotes mixed dtypes)
         steps = torch.tensor([s for s, _ in self._pending], dtype=torch.long).to(values.device, non_blocking=True)
         self._pending.clear()
         if self.max_loss:  # one compare covers NaN and Inf too (NaN <= x is false)
@@ -96,13 +89,28 @@ class StepLogs:
         self._first_bad = None
         self._pending.clear()
 
+    def record(self, step: int, total: torch.Tensor, values: list[tuple[str, torch.Tensor]]) -> None:
+        """One run of a phase: its total loss, kept for the finiteness check (no device work per step; checked
+        together with the others when the guard reads :meth:`fault` or every :attr:`FOLD_EVERY` phases), and its
+        ``(key, value)`` pairs for the logs."""
+        detached = total.detach()
+        self._pending.append((step, detached))
+        if len(self._pending) >= self.FOLD_EVERY:
+            self._fold()
+        for key, value in values:
+            self._keep(key, detached if value is total else value.detach())  # a phase of one term: its total
+
     def add(self, key: str, value: torch.Tensor) -> None:
-        recent = self._recent.get(key)
-        if recent is None:
-            recent = self._recent[key] = []
-        recent.append(value.detach())
-        if len(recent) >= self.FOLD_EVERY:
-            self._fold_values(key, recent)
+        """Log ``value`` under ``key`` (outside a phase's :meth:`record`)."""
+        self._keep(key, value.detach())
+
+    def _keep(self, key: str, value: torch.Tensor) -> None:
+        kept = self._recent.get(key)
+        if kept is None:
+            kept = self._recent[key] = []
+        kept.append(value)
+        if len(kept) >= self.FOLD_EVERY:
+            self._fold_values(key, kept)
 
     def _fold_values(self, key: str, recent: list[torch.Tensor]) -> None:
         total = torch.stack(recent).float().sum()
@@ -176,9 +184,7 @@ def run_step(run, step: int, logs: StepLogs, grads: _GradSwitch) -> None:
                 logs.dropped_in_a_row[phase.name] += 1
                 continue
             logs.dropped_in_a_row[phase.name] = 0
-            for key, value in values:
-                logs.add(key, value)
-            logs.watch(step, total)
+            logs.record(step, total, values)
             for opt in optimizers:
                 opt.step()
             for constraint in phase.constraints:

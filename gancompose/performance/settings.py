@@ -11,6 +11,7 @@ from gancompose.errors import RecipeError, did_you_mean
 
 #: backends that only trace (debugging); accepted, not advertised in errors
 _DEBUG_BACKENDS = ("eager", "aot_eager", "aot_eager_decomp_partition")
+_NO_AUTOCAST = contextlib.nullcontext()  # reusable: one object for every phase of a run without autocast
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Performance:
         """The context the forward passes of a phase run in: bf16 autocast, or nothing."""
         if self.precision == "bf16":
             return torch.autocast(self.device_type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return _NO_AUTOCAST
 
     @contextlib.contextmanager
     def cuda_switches(self):
