@@ -80,3 +80,17 @@ def test_recipe_without_its_data_names_the_fix(path, tmp_path):
     if data["type"] == "monet2photo":
         assert f"gancompose data prepare monet2photo --from monet2photo.zip --root" in res.output
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("*.safetensors"))
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
+def test_a_recipe_validates_alike_with_the_model_of_the_components_it_names(path):
+    """validate_recipe builds a model whose unions hold only the components the recipe names (the start-up of
+    `validate` and `run`): the recipe it gives is the one the model of every component gives, and equal to it."""
+    from gancompose.recipe.schema import recipe_model
+    from gancompose.registry import default_registry
+    recipe = load_recipe(path)
+    full_model = recipe_model(default_registry())
+    assert type(recipe) is not full_model  # the small model did the work
+    full = full_model.model_validate(recipe.model_dump())
+    assert full.model_dump() == recipe.model_dump() and full == recipe
+    assert len(type(recipe).model_json_schema().get("$defs", {})) < len(full_model.model_json_schema()["$defs"])

@@ -61,10 +61,12 @@ class NetworkInfo:
 
 
 # --------------------------------------------------------------------------- building
-def network_adapter(registry: Registry) -> TypeAdapter:
-    """Validates one ``[networks.NAME]`` table against the installed plugins."""
-    from gancompose.recipe import recipe_model
-    return TypeAdapter(recipe_model(registry).model_fields["networks"].rebuild_annotation())
+def network_adapter(registry: Registry, spec: dict[str, Any] | None = None) -> TypeAdapter:
+    """Validates ``[networks.NAME]`` tables against the installed plugins (given ``spec``, one such table: a model
+    of the components it names only)."""
+    from gancompose.recipe.schema import recipe_model, used_types
+    model = recipe_model(registry, None if spec is None else used_types(spec))
+    return TypeAdapter(model.model_fields["networks"].rebuild_annotation())
 
 
 def build_from_spec(name: str, spec: dict[str, Any], input_shape, registry: Registry, *,
@@ -78,7 +80,7 @@ def build_from_spec(name: str, spec: dict[str, Any], input_shape, registry: Regi
                               hint="install the plugin that provides it (`gancompose list-components --kind block` "
                                    "lists what is installed; a failed plugin is reported at the top)")
     try:
-        parsed = network_adapter(registry).validate_python({name: spec})[name]
+        parsed = network_adapter(registry, spec).validate_python({name: spec})[name]
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = format_key_path([p for p in err["loc"] if p != block][1:])

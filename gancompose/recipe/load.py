@@ -17,7 +17,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from gancompose.errors import RecipeError, did_you_mean
-from gancompose.recipe.schema import KindTag, recipe_model
+from gancompose.recipe.schema import KindTag, recipe_model, used_types
 from gancompose.registry import Registry, default_registry
 
 
@@ -424,9 +424,9 @@ def errors_from_validation(exc: ValidationError, model: type[BaseModel], raw: di
 def validate_recipe(raw: dict[str, Any], *, file: str | None = None, registry: Registry | None = None):
     """Validate a raw recipe dict; raise one :class:`RecipeError` listing every problem."""
     registry = registry or default_registry()
-    model = recipe_model(registry)
     check_values(raw, file=file)
     raw = expand_like(raw, file)
+    model = recipe_model(registry, used_types(raw))  # unions of the components it names: no model for the rest
     try:
         recipe = model.model_validate(raw)
     except ValidationError as exc:

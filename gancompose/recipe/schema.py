@@ -6,6 +6,7 @@ component validates exactly like a built-in one and shows up in the JSON Schema.
 """
 from __future__ import annotations
 
+import functools
 import weakref
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Optional, Union
@@ -34,30 +35,53 @@ def _component_model(kind: str, name: str, params: type[BaseModel], extra: dict[
 
 
 def component_union(registry: Registry, kind: str, extra: dict[str, Any] | None = None,
-                    additional: tuple[type[BaseModel], ...] = ()) -> Any:
-    members = tuple(_component_model(kind, c.name, c.params, extra or {}) for c in registry.of_kind(kind))
+                    additional: tuple[type[BaseModel], ...] = (), types: frozenset[str] | None = None) -> Any:
+    members = tuple(_component_model(kind, c.name, c.params, extra or {}) for c in registry.of_kind(kind)
+                    if types is None or c.name in types)
     members += additional
     if not members:
         members = (create_model(f"{kind}.none", __base__=Section, type=(Literal["<none registered>"], ...)),)
     return Annotated[Union[members], Field(discriminator="type"), KindTag(kind)]
 
 
-_cache: "weakref.WeakKeyDictionary[Registry, type[BaseModel]]" = weakref.WeakKeyDictionary()
+class RecipeBase(Section):
+    """Base of every recipe model :func:`recipe_model` builds."""
+    model_config = ConfigDict(extra="forbid", frozen=True, title="gancompose recipe")
+    #: the file the recipe was read from, so errors found while building can name it
+    _source: Optional[str] = PrivateAttr(None)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal content is an equal recipe, wherever it was read and whichever model validated it (one built for
+        the components a recipe names has classes of its own)."""
+        if not isinstance(other, RecipeBase):
+            return NotImplemented
+        return type(self) is type(other) and self.__dict__ == other.__dict__ or self.model_dump() == other.model_dump()
+
+    __hash__ = None  # type: ignore[assignment]
 
 
-def recipe_model(registry: Registry) -> type[BaseModel]:
-    """The pydantic model of a recipe, given the components in ``registry``."""
-    if registry in _cache:
-        return _cache[registry]
-    initializer = component_union(registry, "initializer")
-    layer = component_union(registry, "layer")
-    lr_schedule = component_union(registry, "lr_schedule")
-    conditioner = component_union(registry, "conditioner", {
+_cache: "weakref.WeakKeyDictionary[Registry, dict[frozenset[str] | None, type[BaseModel]]]" = \
+    weakref.WeakKeyDictionary()
+
+
+def recipe_model(registry: Registry, types: frozenset[str] | None = None) -> type[BaseModel]:
+    """The pydantic model of a recipe, given the components in ``registry``; with ``types``, its unions hold only
+    the components of those names (:func:`used_types`: what one recipe names, a model that validates that recipe
+    exactly as the whole one does, built in a fraction of the time; a tag it lacks is reported from the
+    registry's names, as an unknown component is)."""
+    models = _cache.setdefault(registry, {})
+    if types in models:
+        return models[types]
+    union = functools.partial(component_union, types=types)  # every union of this model, restricted alike
+    initializer = union(registry, "initializer")
+    layer = union(registry, "layer")
+    lr_schedule = union(registry, "lr_schedule")
+    conditioner = union(registry, "conditioner", {
         "num_classes": (Optional[PositiveInt], Field(None, description="classes; must match the data's "
                                                                        "(read from the data when omitted)")),
     })
 
-    augmentation = component_union(registry, "augmentation")
+    augmentation = union(registry, "augmentation")
     network_fields = {
         "input": (str, Field(description="what the network consumes: 'latent' or 'data'")),
         "init": (Optional[initializer], Field(None, description="weight initializer applied after building")),
@@ -73,23 +97,13 @@ def recipe_model(registry: Registry) -> type[BaseModel]:
         type=(Literal["sequential"], Field(description="a list of layers")),
         layers=(list[layer], Field(min_length=1, description="the layers, in order")),
         **network_fields)
-    network = component_union(registry, "block", network_fields, additional=(sequential,))
-    optimizer = component_union(registry, "optimizer", {
+    network = union(registry, "block", network_fields, additional=(sequential,))
+    optimizer = union(registry, "optimizer", {
         "lr_schedule": (Optional[lr_schedule], Field(None, description="learning-rate factor over training")),
     })
 
-    class _Base(Section):
-        model_config = ConfigDict(extra="forbid", frozen=True, title="gancompose recipe")
-        #: the file the recipe was read from, so errors found while building can name it
-        _source: Optional[str] = PrivateAttr(None)
-
-        def __eq__(self, other: object) -> bool:  # equal content is an equal recipe, wherever it was read
-            return type(self) is type(other) and self.__dict__ == other.__dict__
-
-        __hash__ = None  # type: ignore[assignment]
-
     model = create_model(
-        "Recipe", __base__=_Base,
+        "Recipe", __base__=RecipeBase,
         name=(Optional[str], Field(None, description="run name (default: the file's stem)")),
         description=(str, Field("", description="what this recipe trains")),
         requires=(list[PackageName], Field([], description="distributions (pip package names) that provide "
@@ -97,17 +111,32 @@ def recipe_model(registry: Registry) -> type[BaseModel]:
                                            "component names those not installed")),
         latent=(LatentSpec, Field(LatentSpec(), description="the generator's latent input")),
         networks=(dict[str, network], Field(description="the networks, by name")),
-        loss=(component_union(registry, "loss"), Field(description="the adversarial loss")),
-        regularizers=(list[component_union(registry, "regularizer")], Field([], description="extra loss terms")),
+        loss=(union(registry, "loss"), Field(description="the adversarial loss")),
+        regularizers=(list[union(registry, "regularizer")], Field([], description="extra loss terms")),
         optimizers=(dict[str, optimizer], Field(description="one optimizer per trained network, by network name")),
-        schedule=(component_union(registry, "schedule"), Field(description="the training schedule (variant)")),
-        data=(component_union(registry, "dataset"), Field(description="the training data")),
+        schedule=(union(registry, "schedule"), Field(description="the training schedule (variant)")),
+        data=(union(registry, "dataset"), Field(description="the training data")),
         train=(TrainSpec, Field(TrainSpec(), description="loop settings")),
         performance=(PerformanceSpec, Field(PerformanceSpec(), description="precision, layout, optimizer kernels "
                                             "and compilation on the device (speed only)")),
-        metrics=(list[component_union(registry, "metric", {
+        metrics=(list[union(registry, "metric", {
             "every": (PositiveInt, Field(500, description="steps between evaluations (and one at the end)")),
         })], Field([], description="metrics computed during training, logged to metrics.jsonl")),
     )
-    _cache[registry] = model
+    models[types] = model
     return model
+
+
+def used_types(raw: Any) -> frozenset[str]:
+    """Every ``type`` a raw recipe names, at any depth (its components, their layers, initializers...)."""
+    found: set[str] = set()
+    stack = [raw]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if isinstance(item.get("type"), str):
+                found.add(item["type"])
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return frozenset(found)
