@@ -588,3 +588,19 @@ def test_in_memory_batches_are_the_epoch_order_and_resume_exactly():
     resumed = BatchStream(ds, 4, seed=3, device=cpu, epoch=1, position=4)
     assert torch.equal(resumed.next()["image"], got[3]["image"])
     assert stream.state() == (2, 4)
+
+
+@pytest.mark.parametrize("recipe,size", [("dcgan_shapes", 40), ("cgan_digits", 30)])
+def test_generated_images_are_rendered_when_first_read_not_when_a_recipe_is_inspected(recipe, size):
+    """validate and explain build the dataset for its shape and classes: generated images (shapes, digits) are
+    rendered when first read, so inspecting a recipe does not pay for them (cgan_digits' validate took 4 s)."""
+    from gancompose.commands.check import build_for_inspection
+    run = build_for_inspection(recipe, (f"data.size={size}",))
+    ds = run.dataset
+    assert "_rendered" not in vars(ds)  # nothing rendered to validate
+    assert len(ds) == size and ds.num_classes in (6, 10)
+    batch = ds.get_batch(torch.arange(4))
+    assert "_rendered" in vars(ds)
+    assert tuple(ds.images.shape) == (size, *ds.sample_shape) and ds.labels.shape == (size,)
+    again = type(ds)(ds.params)
+    assert torch.equal(again.images, ds.images) and torch.equal(batch["label"], ds.labels[:4])

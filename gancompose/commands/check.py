@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import types
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -14,27 +15,63 @@ def build_for_inspection(recipe: str, overrides: tuple[str, ...]):
     """Load and build a recipe on the CPU without a data stream: what validate and explain look at."""
     import torch
     from gancompose.builder import build_run
-    with optimizers_without_dynamo():
+    with without_dynamo():
         return build_run(load(recipe, overrides), with_data=False, device=torch.device("cpu"), stand_in=True)
 
 
 @contextmanager
-def optimizers_without_dynamo() -> Iterator[None]:
-    """Build optimizers without importing ``torch._dynamo``, about a second of CPU time, most of what validate
-    costs beyond importing torch. Torch wraps ``Optimizer.add_param_group`` in a shim that imports dynamo on its
-    first call, to keep dynamo from tracing it; a recipe built to be inspected is never compiled, so while it is
-    built the shim calls the function directly. Afterwards the shim is as torch left it: the next optimizer built
-    for training imports dynamo as usual. Where torch's shim is not the one expected, nothing is changed."""
+def without_dynamo() -> Iterator[None]:
+    """Build a recipe to be inspected without importing ``torch._dynamo``: about a second of CPU, which was most of
+    what validate cost beyond importing torch. Torch wraps some of its functions in a shim that imports dynamo on
+    their first call only to mark them as never to be traced by it: ``Optimizer.add_param_group``, and the Python
+    meta kernels that building a network on the meta device runs (the size check before a network is built:
+    gancompose/builder/networks.py). A recipe built to be inspected is never compiled. While it is built,
+    ``import torch._dynamo`` finds a stand-in whose ``disable(fn)`` is ``fn`` itself, which each shim keeps on its
+    function; afterwards the stand-in and what the shims kept are removed, so the next call imports dynamo as torch
+    means it to. Anything else asked of the stand-in imports the real module (nothing is faked beyond ``disable``)."""
     import torch
-    fn = vars(torch.optim.Optimizer.add_param_group).get("__wrapped__")  # (functools.wraps puts it there)
-    if "torch._dynamo" in sys.modules or fn is None or "__dynamo_disable" in vars(fn):
+    if "torch._dynamo" in sys.modules:
         yield
         return
-    fn.__dynamo_disable = fn
+    stand_in = _DynamoStandIn()
+    sys.modules["torch._dynamo"] = torch._dynamo = stand_in  # type: ignore[attr-defined]
     try:
         yield
     finally:
-        del fn.__dynamo_disable
+        if sys.modules.get("torch._dynamo") is stand_in:
+            del sys.modules["torch._dynamo"]
+        if vars(torch).get("_dynamo") is stand_in:
+            del torch._dynamo  # type: ignore[attr-defined]
+        for fn in stand_in.disabled:
+            try:
+                kept = vars(fn)
+            except TypeError:  # a builtin: nothing was kept on it
+                continue
+            if kept.get("__dynamo_disable") is fn:
+                del kept["__dynamo_disable"]
+
+
+class _DynamoStandIn(types.ModuleType):
+    """``torch._dynamo`` while :func:`without_dynamo` builds: ``disable`` only, the real module for the rest."""
+
+    def __init__(self) -> None:
+        super().__init__("torch._dynamo")
+        self.disabled: list = []
+
+    def disable(self, fn=None, recursive: bool = True, **_):
+        if fn is None:  # @disable(recursive=...)
+            return self.disable
+        self.disabled.append(fn)
+        return fn
+
+    def __getattr__(self, name: str):
+        import importlib
+
+        import torch
+        if sys.modules.get("torch._dynamo") is self:
+            del sys.modules["torch._dynamo"]
+            del torch._dynamo  # type: ignore[attr-defined]
+        return getattr(importlib.import_module("torch._dynamo"), name)
 
 
 def say_what_is_missing(run_) -> None:

@@ -1,6 +1,7 @@
 """Shared pieces of the built-in datasets: an in-memory image dataset backed by one uint8 tensor."""
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import torch
@@ -19,12 +20,7 @@ class InMemoryImages(Dataset):
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor | None, num_classes: int | None):
-        if images.dtype != torch.uint8 or images.dim() != 4:
-            raise ValueError(f"expected uint8 images [N, C, H, W], got {images.dtype} {tuple(images.shape)}")
-        if labels is not None and labels.shape != (images.shape[0],):
-            raise ValueError(f"labels of shape {tuple(labels.shape)} do not match {images.shape[0]} images")
-        self.images = images.contiguous()
-        self.labels = None if labels is None else labels.to(torch.int64).contiguous()
+        self.images, self.labels = _checked(images, labels)
         self.num_classes: int | None = num_classes
         self.sample_shape: tuple[int, ...] = tuple(images.shape[1:])
 
@@ -59,3 +55,44 @@ class InMemoryImages(Dataset):
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(n={len(self)}, sample_shape={self.sample_shape}, "
                 f"num_classes={self.num_classes})")
+
+
+def _checked(images: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    if images.dtype != torch.uint8 or images.dim() != 4:
+        raise ValueError(f"expected uint8 images [N, C, H, W], got {images.dtype} {tuple(images.shape)}")
+    if labels is not None and labels.shape != (images.shape[0],):
+        raise ValueError(f"labels of shape {tuple(labels.shape)} do not match {images.shape[0]} images")
+    return images.contiguous(), None if labels is None else labels.to(torch.int64).contiguous()
+
+
+class RenderedImages(InMemoryImages):
+    """In-memory images a dataset generates from its parameters (no files), rendered when first read: a recipe
+    that is only validated or explained never pays for them (the digits took seconds). Subclasses give the count,
+    shape and classes up front and :meth:`render` the images."""
+
+    def __init__(self, n: int, sample_shape: tuple[int, ...], num_classes: int | None):
+        self._n = n
+        self.sample_shape = tuple(sample_shape)
+        self.num_classes = num_classes
+
+    def render(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """uint8 images ``[n, *sample_shape]`` and int64 labels ``[n]`` (or None)."""
+        raise NotImplementedError
+
+    @functools.cached_property
+    def _rendered(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        images, labels = _checked(*self.render())
+        if tuple(images.shape) != (self._n, *self.sample_shape):
+            raise ValueError(f"rendered images of shape {tuple(images.shape)}, expected {(self._n, *self.sample_shape)}")
+        return images, labels
+
+    @property
+    def images(self) -> torch.Tensor:  # type: ignore[override]
+        return self._rendered[0]
+
+    @property
+    def labels(self) -> torch.Tensor | None:  # type: ignore[override]
+        return self._rendered[1]
+
+    def __len__(self) -> int:
+        return self._n

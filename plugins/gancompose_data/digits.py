@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw, ImageFont
 from pydantic import Field
 
 from gancompose import Params
-from gancompose_data._base import InMemoryImages
+from gancompose_data._base import RenderedImages
 
 CANVAS = 96        # side of the canvas a digit is drawn and deformed on
 FONT_SIZE = 55     # Pillow's bundled font at this size gives glyphs of about 32x40 px
@@ -95,17 +95,19 @@ def _cached(size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return render_digits(size, seed)
 
 
-class DigitsDataset(InMemoryImages):
+class DigitsDataset(RenderedImages):
     """MNIST-like procedural digits, 1x28x28, 10 classes, rendered offline from Pillow's bundled font.
 
     Each digit is drawn large with a random stroke width, then rotated (+-15 deg), sheared and
     narrowed at random, cropped to its ink, scaled to fit a 20x20 box (keeping its aspect) and placed
     in a 28x28 frame with its centre of mass at the centre, as MNIST was framed. White on black,
-    scaled to [-1, 1]; the classes are balanced. Rendering takes about 0.1 ms per digit and is cached
-    per ``(size, seed)`` within a process.
+    scaled to [-1, 1]; the classes are balanced. Rendering takes about 0.1 ms per digit, when the images are
+    first read, and is cached per ``(size, seed)`` within a process.
     """
 
     def __init__(self, params: DigitsParams):
         self.params = params
-        images, labels = _cached(params.size, params.seed)
-        super().__init__(images, labels, num_classes=10)
+        super().__init__(params.size, (1, FRAME, FRAME), 10)
+
+    def render(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return _cached(self.params.size, self.params.seed)

@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 from pydantic import Field
 
 from gancompose import Params
-from gancompose_data._base import InMemoryImages
+from gancompose_data._base import RenderedImages
 
 #: The classes, in label order.
 SHAPE_CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "ring")
@@ -118,18 +118,20 @@ def render_shapes(params: ShapesParams) -> tuple[torch.Tensor, torch.Tensor]:
     return images, torch.from_numpy(labels).to(torch.int64)
 
 
-class ShapesDataset(InMemoryImages):
+class ShapesDataset(RenderedImages):
     """Procedural coloured shapes (circle, square, triangle, star, cross, ring), labelled by shape.
 
     Each image shows one filled shape of random colour, size, position and rotation on a plain
     background, drawn with Pillow at 2-4x resolution and box-filtered down (anti-aliased). The shape
     keeps a luminance gap of at least 0.35 to the background, so grayscale images work too. All
-    images are rendered at construction (about 0.3 ms each at 64 px); the labels are balanced.
+    images are rendered when first read (about 0.3 ms each at 64 px); the labels are balanced.
     """
 
     classes = SHAPE_CLASSES
 
     def __init__(self, params: ShapesParams):
         self.params = params
-        images, labels = render_shapes(params)
-        super().__init__(images, labels, num_classes=len(SHAPE_CLASSES))
+        super().__init__(params.size, (params.channels, params.image_size, params.image_size), len(SHAPE_CLASSES))
+
+    def render(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return render_shapes(self.params)
