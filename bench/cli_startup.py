@@ -29,6 +29,11 @@ COMMANDS = [
     ("gancompose list-components", [sys.executable, "-m", "gancompose.cli", "list-components"]),
     ("gancompose validate vanilla_gan_ring", [sys.executable, "-m", "gancompose.cli", "validate",
                                               str(ROOT / "recipes" / "vanilla_gan_ring.toml")]),
+    # beyond the target's three: generated images (not rendered to validate) and the meta-device size check
+    ("gancompose validate cgan_digits", [sys.executable, "-m", "gancompose.cli", "validate",
+                                         str(ROOT / "recipes" / "cgan_digits.toml")]),
+    ("gancompose validate stylegan2_shapes", [sys.executable, "-m", "gancompose.cli", "validate",
+                                              str(ROOT / "recipes" / "stylegan2_shapes.toml")]),
 ]
 
 

@@ -46,3 +46,15 @@ def test_speed_builds_every_side_counts_flops_and_writes_json_and_markdown(tmp_p
     markdown = out_md.read_text()
     assert markdown.startswith("Measured ") and "torch " in markdown and "bench/speed.py" in markdown
     assert "| dcgan | engine | fast |" in markdown and "**Ratios**" in markdown
+
+
+@pytest.mark.slow
+def test_cli_startup_reports_each_command_against_import_torch(tmp_path):
+    """bench/cli_startup.py runs (one round): every command's CPU time and its ratio to `import torch`."""
+    out = tmp_path / "startup.json"
+    _bench("bench/cli_startup.py", "--rounds", "1", "--json", str(out))
+    figures = json.loads(out.read_text())
+    assert figures["reference"] == "import torch" and figures["reference_cpu_s"] > 0
+    assert {"gancompose --help", "gancompose list-components", "gancompose validate vanilla_gan_ring"} <= set(
+        figures["commands"])
+    assert all(c["cpu_s"] > 0 and c["ratio"] > 0.5 for c in figures["commands"].values())
