@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -416,42 +417,43 @@ def test_run_reports_the_performance_line_and_a_compile_fallback_once(tmp_path):
     assert "BackendCompilerFailed" in out and "done at step 3" in out
 
 
+def _python(code: str) -> None:
+    """Run ``code`` in a fresh interpreter (what it imports is its own); its asserts must hold."""
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
 @pytest.mark.parametrize("recipe", ["vanilla_gan_ring", "stylegan2_shapes", "progan_shapes", "sngan_shapes"])
 def test_validate_does_not_import_dynamo_and_leaves_torch_as_it_was(recipe):
     """validate and explain build a recipe without importing torch._dynamo (about a second of CPU, most of what
     validate cost beyond importing torch: bench/cli_startup.py): neither for the optimizers nor for the meta-device
     size check of StyleGAN's filters, ProGAN's equalized layers or spectral norm. Torch is as it was after: the
     stand-in is gone, no function keeps it, and an optimizer built for training imports dynamo as torch means."""
-    code = ("import sys\n"
-            "from gancompose.commands.check import build_for_inspection\n"
-            f"build_for_inspection({recipe!r}, ())\n"
-            "assert 'torch._dynamo' not in sys.modules, 'validate imported dynamo'\n"
-            "import torch\n"
-            "assert '_dynamo' not in vars(torch)\n"
-            "fn = torch.optim.Optimizer.add_param_group.__wrapped__\n"
-            "assert '__dynamo_disable' not in vars(fn)\n"
-            "torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])\n"
-            "import torch._dynamo\n"
-            "assert type(sys.modules['torch._dynamo']).__name__ == 'module' and torch._dynamo.disable.__module__ "
-            "!= 'gancompose.commands.check'\n"
-            "assert vars(fn)['__dynamo_disable'] is not fn\n"
-            "with torch.device('meta'):\n"
-            "    torch.randn(3) * 2.0  # a meta kernel's shim: dynamo's own disable now\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr[-2000:]
+    _python(f"""
+        import sys
+        from gancompose.commands.check import build_for_inspection
+        build_for_inspection({recipe!r}, ())
+        assert 'torch._dynamo' not in sys.modules, 'validate imported dynamo'
+        import torch
+        assert '_dynamo' not in vars(torch)
+        fn = torch.optim.Optimizer.add_param_group.__wrapped__
+        assert '__dynamo_disable' not in vars(fn)
+        torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
+        assert type(sys.modules['torch._dynamo']).__name__ == 'module'
+        assert vars(fn)['__dynamo_disable'] is not fn  # dynamo's own disable
+        """)
 
 
 def test_the_dynamo_stand_in_hands_anything_but_disable_to_the_real_module():
     """Code that asks torch._dynamo for more than disable() while a recipe is inspected gets the real module."""
-    code = ("import sys\n"
-            "from gancompose.commands.check import without_dynamo\n"
-            "import torch\n"
-            "with without_dynamo():\n"
-            "    import torch._dynamo\n"
-            "    assert torch._dynamo.disable(len) is len\n"
-            "    assert 'torch._dynamo' in sys.modules\n"
-            "    config = torch._dynamo.config  # anything else: the real module\n"
-            "    assert type(sys.modules['torch._dynamo']).__name__ == 'module'\n"
-            "assert sys.modules['torch._dynamo'].config is config\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr[-2000:]
+    _python("""
+        import sys
+        from gancompose.commands.check import without_dynamo
+        import torch
+        with without_dynamo():
+            import torch._dynamo
+            assert torch._dynamo.disable(len) is len
+            config = torch._dynamo.config  # anything else: the real module
+            assert type(sys.modules['torch._dynamo']).__name__ == 'module'
+        assert sys.modules['torch._dynamo'].config is config and torch._dynamo is sys.modules['torch._dynamo']
+        """)

@@ -70,6 +70,7 @@ class _DynamoStandIn(types.ModuleType):
         import torch
         if sys.modules.get("torch._dynamo") is self:
             del sys.modules["torch._dynamo"]
+        if vars(torch).get("_dynamo") is self:
             del torch._dynamo  # type: ignore[attr-defined]
         return getattr(importlib.import_module("torch._dynamo"), name)
 
