@@ -71,8 +71,8 @@ class Dataset(_TorchDataset):
         raise NotImplementedError
 
     def stage(self, device: torch.device) -> bool:
-        """Optional, with :meth:`get_batch`: keep a copy of the data on ``device`` (a GPU) so batches are
-        gathered there; False: declined."""
+        """Optional, with :meth:`get_batch`: keep the data on ``device`` (a copy on a GPU; on the CPU, where it is)
+        so batches are gathered there, called when a training run's batch stream opens; False: declined."""
         return False
 
     def uint8_item(self, index) -> dict[str, torch.Tensor]:

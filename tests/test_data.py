@@ -604,3 +604,9 @@ def test_generated_images_are_rendered_when_first_read_not_when_a_recipe_is_insp
     assert tuple(ds.images.shape) == (size, *ds.sample_shape) and ds.labels.shape == (size,)
     again = type(ds)(ds.params)
     assert torch.equal(again.images, ds.images) and torch.equal(batch["label"], ds.labels[:4])
+    # a training run renders them when its batch stream opens (staged where batches are gathered), not in its
+    # first step, whose time the progress line and metrics.jsonl report
+    from gancompose.builder import build_run
+    from gancompose.recipe import load_recipe
+    run = build_run(load_recipe(recipe, [f"data.size={size}", "train.batch_size=4"]))
+    assert "_rendered" in vars(run.dataset) and run.stream._on_device

@@ -76,9 +76,10 @@ class BatchStream:
         self.sampler = EpochBatchSampler(n, batch_size, seed, dataset.seeded_items, part)
         self.epoch, self.position = epoch, position
         self._direct = implements(dataset, "get_batch", Dataset)
-        #: get_batch gathers on the run's device: the CPU, or a GPU the data is staged on (no per-batch host work
-        #: or copy); its batches are returned as they are
-        self._on_device = self._direct and (device.type == "cpu" or bool(dataset.stage(device)))
+        #: get_batch gathers on the run's device, where the data is staged (a GPU: no per-batch host work or copy;
+        #: the CPU: no copy, and generated images rendered now rather than in the first step); its batches are
+        #: returned as they are
+        self._on_device = self._direct and bool(dataset.stage(device))
         self._loader = None
         #: keys of uint8 images the loader delivers, scaled to [-1, 1] after the copy to the device
         self._uint8_keys: tuple[str, ...] = ()

@@ -37,9 +37,10 @@ class InMemoryImages(Dataset):
     STAGE_LIMIT_BYTES = 1 << 30
 
     def stage(self, device: torch.device) -> bool:
-        """Keep a copy of the images on ``device``, so that :meth:`get_batch` gathers and converts there (no
-        per-batch host work or copy). Declined (False) above :attr:`STAGE_LIMIT_BYTES`."""
-        if self.images.numel() > self.STAGE_LIMIT_BYTES:
+        """Keep the images on ``device``, so that :meth:`get_batch` gathers and converts there (no per-batch
+        host work or copy; on the CPU they stay where they are). A GPU copy is declined (False) above
+        :attr:`STAGE_LIMIT_BYTES`."""
+        if device.type != "cpu" and self.images.numel() > self.STAGE_LIMIT_BYTES:
             return False
         self._staged = (self.images.to(device), None if self.labels is None else self.labels.to(device))
         return True
