@@ -155,10 +155,10 @@ class _GradSwitch:
         for name in frozen ^ self.frozen:
             if name in frozen:  # the parameter list of the build, not a walk over the modules at every phase
                 for p, _ in self.built[name]:
-                    p.requires_grad_(False)
+                    p.requires_grad = False  # (the attribute: half the cost of requires_grad_())
             else:
                 for p, flag in self.built[name]:
-                    p.requires_grad_(flag)
+                    p.requires_grad = flag
         self.frozen = frozen
 
 
