@@ -7,7 +7,7 @@ importers of image-to-image families (``gancompose import FORMAT``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
@@ -78,19 +78,21 @@ def convert_checked(source: Path, state: dict[str, torch.Tensor], reference: tor
                      sum(p.numel() for p in ours.parameters()), diff)
 
 
-def write_imported(output: str | Path, state: dict[str, torch.Tensor], *, block: str, settings: dict[str, Any],
-                   name: str, channels: tuple[int, int], image_size: int, params: int, source: Path, fmt: str,
-                   code: str, layout: str, dropped: list[str]) -> Path:
-    """A converted image-to-image network as a gancompose network file: the block and its ``settings`` (the
-    network's recipe table, ``input = "data"``), its (in, out) ``channels`` at ``image_size``, and where its weights
-    came from (the format ``fmt``, the reference ``code``, the ``source`` file and its sha256, the keys ``dropped``,
-    the reference module tree ``layout``)."""
+def write_imported(output: str | Path, converted: Converted, config: Any, *, block: str, name: str,
+                   channels: tuple[int, int], image_size: int, source: Path, fmt: str, code: str, layout: str,
+                   dropped: list[str]) -> ImportResult:
+    """A converted image-to-image network as a gancompose network file, and what the importer reports of it: the
+    block and its settings (``config``, a dataclass of the block's parameters: the network's recipe table,
+    ``input = "data"``), its (in, out) ``channels`` at ``image_size``, and where its weights came from (the format
+    ``fmt``, the reference ``code``, the ``source`` file and its sha256, the keys ``dropped``, the reference module
+    tree ``layout``)."""
     from gancompose.portable.export import write_network_file
     from gancompose.portable.load import NetworkInfo
     from gancompose.weights_file import sha256_of
-    info = NetworkInfo(path=Path(output), name=name, spec={"type": block, "input": "data", **settings},
+    info = NetworkInfo(path=Path(output), name=name, spec={"type": block, "input": "data", **asdict(config)},
                        input_shape=(channels[0], image_size, image_size),
                        sample_shape=(channels[1], image_size, image_size), latent=None, weights="imported",
                        source={"format": fmt, "code": code, "file": source.name, "sha256": sha256_of(source),
                                "dropped": dropped, "layout": layout})
-    return write_network_file(output, state, info, params=str(params), block=block)
+    path = write_network_file(output, converted.state, info, params=str(converted.params), block=block)
+    return ImportResult(path, config, converted.params, len(converted.state), dropped, converted.max_abs_diff)

@@ -124,9 +124,7 @@ def import_cyclegan(source: str | Path, output: str | Path, *, name: str = "gene
     """Convert an official CycleGAN ResnetGenerator file into a gancompose network file at ``output``."""
     source = Path(source)
     converted, cfg, dropped = convert(source, verify=verify)
-    path = write_imported(output, converted.state, block=BLOCK, settings=asdict(cfg), name=name,
-                          params=converted.params,
+    return write_imported(output, converted, cfg, block=BLOCK, name=name,
                           channels=(cfg.in_channels, cfg.out_channels), image_size=image_size, source=source,
                           fmt="cyclegan", code=SOURCE, layout="gancompose_cycle.reference.ResnetGenerator",
                           dropped=dropped)
-    return ImportResult(path, cfg, converted.params, len(converted.state), dropped, converted.max_abs_diff)

@@ -127,9 +127,7 @@ def import_pix2pix(source: str | Path, output: str | Path, *, name: str = "gener
     if image_size % 2 ** cfg.num_downs:
         raise CheckpointError(f"--image-size {image_size} is not divisible by 2**{cfg.num_downs}: the U-Net of "
                               f"{cfg.num_downs} levels takes sizes divisible by {2 ** cfg.num_downs}")
-    path = write_imported(output, converted.state, block=BLOCK, settings=asdict(cfg), name=name,
-                          params=converted.params,
+    return write_imported(output, converted, cfg, block=BLOCK, name=name,
                           channels=(cfg.in_channels, cfg.out_channels), image_size=image_size, source=source,
                           fmt="pix2pix", code=SOURCE, layout="gancompose_pix2pix.reference.OfficialUnetGenerator",
                           dropped=dropped)
-    return ImportResult(path, cfg, converted.params, len(converted.state), dropped, converted.max_abs_diff)
