@@ -17,16 +17,18 @@ def is_conditional(net: torch.nn.Module) -> bool:
     return takes_labels(net._module if isinstance(net, _Replicated) else net)
 
 
-def call(net: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
-    """``net(x, labels)`` for a conditional network, ``net(x)`` otherwise."""
-    if is_conditional(net):
-        if labels is None:
-            raise RuntimeError(_NO_LABELS)
-        return net(x, labels)
-    return net(x)
-
-
-_NO_LABELS = "a conditional network was called without labels: condition the generator too, or use labelled data"
+def call(net: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor | None,
+         conditional: bool | None = None) -> torch.Tensor:
+    """``net(x, labels)`` for a conditional network, ``net(x)`` otherwise (``conditional``: whether it is, when
+    the caller knows already)."""
+    if conditional is None:
+        conditional = is_conditional(net)
+    if not conditional:
+        return net(x)
+    if labels is None:
+        raise RuntimeError("a conditional network was called without labels: condition the generator too, "
+                           "or use labelled data")
+    return net(x, labels)
 
 
 class StepContext:
@@ -161,11 +163,7 @@ class StepContext:
     def _call(self, role: str, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         """:func:`call` on the role's network, with what the context knows of it already."""
         net, conditional = self._role(role)
-        if not conditional:
-            return net(x)
-        if labels is None:
-            raise RuntimeError(_NO_LABELS)
-        return net(x, labels)
+        return call(net, x, labels, True) if conditional else net(x)  # (no further call for the common case)
 
     def real_or_fake_labels(self, fake: bool) -> torch.Tensor | None:
         """Labels that go with ``ctx.fake`` (fake=True) or ``ctx.real``, None for unconditional discriminators."""
