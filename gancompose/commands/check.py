@@ -38,10 +38,7 @@ def without_dynamo() -> Iterator[None]:
     try:
         yield
     finally:
-        if sys.modules.get("torch._dynamo") is stand_in:
-            del sys.modules["torch._dynamo"]
-        if vars(torch).get("_dynamo") is stand_in:
-            del torch._dynamo  # type: ignore[attr-defined]
+        stand_in.withdraw()
         for fn in stand_in.disabled:
             try:
                 kept = vars(fn)
@@ -64,14 +61,17 @@ class _DynamoStandIn(types.ModuleType):
         self.disabled.append(fn)
         return fn
 
-    def __getattr__(self, name: str):
-        import importlib
-
+    def withdraw(self) -> None:
+        """Out of ``sys.modules`` and off ``torch`` (where it is still there): the next import is the real one."""
         import torch
         if sys.modules.get("torch._dynamo") is self:
             del sys.modules["torch._dynamo"]
         if vars(torch).get("_dynamo") is self:
             del torch._dynamo  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str):
+        import importlib
+        self.withdraw()
         return getattr(importlib.import_module("torch._dynamo"), name)
 
 

@@ -55,7 +55,9 @@ class RecipeBase(Section):
         the components a recipe names has classes of its own)."""
         if not isinstance(other, RecipeBase):
             return NotImplemented
-        return type(self) is type(other) and self.__dict__ == other.__dict__ or self.model_dump() == other.model_dump()
+        if type(self) is type(other):
+            return self.__dict__ == other.__dict__
+        return self.model_dump() == other.model_dump()
 
     __hash__ = None  # type: ignore[assignment]
 
